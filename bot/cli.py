@@ -1,0 +1,273 @@
+"""`qa`: ingest documents and ask questions of them, from a terminal.
+
+Heavy libraries (torch, sentence-transformers, chromadb) are imported inside the commands
+that need them, so `qa --help` is instant.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from retrieval.settings import CORPUS_NAME_PATTERN
+
+CORPUS_HELP = "Corpus to use (default: $QA_CORPUS or 'default')."
+
+
+class UsageFailure(click.ClickException):
+    exit_code = 2
+
+
+def load_settings(ctx: click.Context, **overrides):
+    from pydantic import ValidationError
+
+    from retrieval.settings import Settings
+
+    values = {k: v for k, v in {**ctx.obj, **overrides}.items() if v is not None}
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
+        raise UsageFailure(f"invalid setting: {problems}") from None
+
+
+def user_errors(command):
+    """Errors the user can act on become one line (exit 2 for usage, 1 otherwise)."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        from retrieval.errors import QAError, UsageError
+
+        try:
+            return command(*args, **kwargs)
+        except UsageError as exc:
+            raise UsageFailure(str(exc)) from None
+        except QAError as exc:
+            raise click.ClickException(str(exc)) from None
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+def corpus_option(command):
+    return click.option("--corpus", "corpus", default=None, metavar="NAME", help=CORPUS_HELP, callback=_check_corpus)(command)
+
+
+def _check_corpus(ctx, param, value):
+    import re
+
+    if value is not None and not re.match(CORPUS_NAME_PATTERN, value):
+        raise UsageFailure(f"invalid corpus name '{value}': use letters, digits, '-' and '_' (at most 63)")
+    return value
+
+
+@click.group()
+@click.version_option(package_name="qa-bot")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), envvar="QA_DATA_DIR",
+              help="Data directory for the embedded index (default: $QA_DATA_DIR or ./.qa).")
+@click.pass_context
+def cli(ctx: click.Context, data_dir: Path | None):
+    """Answer questions from your documents, quoted word for word and cited."""
+    ctx.obj = {"data_dir": data_dir}
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
+@corpus_option
+@click.option("--prune", is_flag=True, help="Drop documents whose file is gone from an ingested folder.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_context
+@user_errors
+def ingest(ctx, paths, corpus, prune, as_json):
+    """Add or update documents (.txt .md .html .pdf, folders recursively) in a corpus.
+
+    Re-running is safe: unchanged files are skipped, changed files replace their old
+    passages, and nothing is stored twice.
+    """
+    from retrieval.ingest import ingest as run_ingest
+
+    settings = load_settings(ctx, corpus=corpus)
+    report = run_ingest(list(paths), settings.corpus, settings, prune=prune)
+    for item in report.skipped:
+        click.echo(f"warning: skipped {item['source']}: {item['reason']}", err=True)
+    if as_json:
+        from dataclasses import asdict
+
+        click.echo(json.dumps(asdict(report)))
+        return
+    click.echo(
+        f"corpus '{report.corpus}': {len(report.added)} added, {len(report.updated)} updated, "
+        f"{len(report.unchanged)} unchanged, {len(report.removed)} removed, {len(report.skipped)} skipped; "
+        f"{report.passages_written} passages written"
+        + (f", {report.duplicate_passages} duplicate passages not stored again" if report.duplicate_passages else "")
+    )
+
+
+@cli.command()
+@click.argument("question", required=False)
+@corpus_option
+@click.option("--batch", type=click.File("r", encoding="utf-8"), help="Answer every line of a JSONL file ({\"id\", \"question\"}).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per answer.")
+@click.pass_context
+@user_errors
+def ask(ctx, question, corpus, batch, as_json):
+    """Answer QUESTION with a verbatim, cited quote from the corpus."""
+    from retrieval.chain import Engine
+
+    if (question is None) == (batch is None):
+        raise UsageFailure("give a QUESTION or --batch FILE (not both)")
+    settings = load_settings(ctx, corpus=corpus)
+    engine = Engine(settings)
+    if batch is None:
+        _print_answer(engine.answer(question), as_json)
+        return
+    from retrieval.errors import UsageError
+
+    for number, line in enumerate(batch, 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            text = item["question"]
+        except (ValueError, KeyError, TypeError):
+            raise UsageFailure(f"{batch.name} line {number}: expected a JSON object with a \"question\"") from None
+        try:
+            result = engine.answer(text).to_dict()
+        except UsageError as exc:  # one bad question does not stop the batch
+            result = {"question": text, "error": str(exc)}
+        if "id" in item:
+            result = {"id": item["id"], **result}
+        if as_json:
+            click.echo(json.dumps(result))
+        else:
+            click.echo(f"[{item.get('id', number)}] {text}\n{result.get('error') or _render(engine, result)}\n")
+
+
+def _render(engine, result: dict) -> str:
+    from bot.render import answer_text
+    from retrieval.types import Answer, Citation, RetrievedPassage
+
+    answer = Answer(result["question"], result["answer"], result["abstained"],
+                    [Citation(**c) for c in result["citations"]], [RetrievedPassage(**p) for p in result["passages"]])
+    return answer_text(answer)
+
+
+def _print_answer(answer, as_json: bool) -> None:
+    from bot.render import answer_text
+
+    click.echo(json.dumps(answer.to_dict()) if as_json else answer_text(answer))
+
+
+@cli.command()
+@corpus_option
+@click.pass_context
+@user_errors
+def chat(ctx, corpus):
+    """Ask questions one after another; the model stays loaded. Ctrl-D or 'quit' ends."""
+    from retrieval.chain import Engine
+    from retrieval.errors import UsageError
+
+    settings = load_settings(ctx, corpus=corpus)
+    engine = Engine(settings)
+    engine.corpus(settings.corpus)  # fail now, not after the first question, if it is missing
+    click.echo(f"Asking corpus '{settings.corpus}'. Ctrl-D or 'quit' to end.")
+    while True:
+        try:
+            question = input("question> ")
+        except EOFError:
+            click.echo()
+            return
+        if question.strip().lower() in {"quit", "exit"}:
+            return
+        if not question.strip():
+            continue
+        try:
+            _print_answer(engine.answer(question), as_json=False)
+        except UsageError as exc:
+            click.echo(f"error: {exc}", err=True)
+        click.echo()
+
+
+@cli.command(name="eval")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@corpus_option
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+@click.option("--answerable-only", is_flag=True, help="Skip the unanswerable questions of the file.")
+@click.pass_context
+@user_errors
+def evaluate(ctx, file, corpus, as_json, answerable_only):
+    """Score the corpus on a question file (seed JSONL or SQuAD JSON).
+
+    Prints quote accuracy, recall@5, abstention on unanswerable questions, false
+    abstention and latency p50/p95.
+    """
+    from retrieval.chain import Engine
+    from retrieval.evaluation import evaluate as run_eval
+    from retrieval.evaluation import load_questions
+
+    try:
+        questions = load_questions(file)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UsageFailure(f"{file} is neither seed-format JSONL nor SQuAD JSON ({exc})") from None
+    if answerable_only:
+        questions = [q for q in questions if q.answerable]
+    settings = load_settings(ctx, corpus=corpus)
+    engine = Engine(settings)
+    engine.corpus(settings.corpus)
+    metrics = run_eval(questions, lambda q: engine.answer(q), k=5)
+    metrics = {"corpus": settings.corpus, "file": str(file), **metrics}
+    if as_json:
+        click.echo(json.dumps(metrics))
+    else:
+        for key, value in metrics.items():
+            click.echo(f"{key:>24}  {'-' if value is None else value}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@click.pass_context
+@user_errors
+def corpora(ctx, as_json):
+    """List corpora with their document and passage counts."""
+    from dataclasses import asdict
+
+    from retrieval.store import list_corpora, open_client
+
+    settings = load_settings(ctx)
+    infos = list_corpora(open_client(settings), settings)
+    if as_json:
+        click.echo(json.dumps([asdict(i) for i in infos]))
+    elif not infos:
+        click.echo("no corpora yet; add one with: qa ingest PATH [--corpus NAME]")
+    for info in infos:
+        click.echo(f"{info.corpus}\t{info.documents} documents\t{info.passages} passages")
+
+
+@cli.command()
+@click.option("--corpus", "corpus", required=True, metavar="NAME", help="Corpus to delete.", callback=_check_corpus)
+@click.pass_context
+@user_errors
+def remove(ctx, corpus):
+    """Delete a corpus and everything stored for it."""
+    import shutil
+
+    from retrieval.store import open_client, remove_corpus
+
+    settings = load_settings(ctx, corpus=corpus)
+    remove_corpus(open_client(settings), settings, corpus)
+    shutil.rmtree(settings.data_dir / "lexical" / corpus, ignore_errors=True)
+    click.echo(f"removed corpus '{corpus}'")
+
+
+def main() -> None:
+    cli(prog_name="qa")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Turns documents into cited answers: load -> split -> embed -> store -> retrieve -> answer."""

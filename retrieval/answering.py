@@ -1,0 +1,140 @@
+"""Extractive answerer: the shortest span (one or two sentences) of the retrieved passages
+that answers the question, quoted verbatim with its offsets, or an honest abstention.
+
+Each candidate sentence is scored on three signals: the cosine between its stored vector
+and the question's, the share of the question's (IDF-weighted) terms it contains, and how
+well its passage ranked. Weights and thresholds were tuned on the development sets named
+in ../shared/eval/README.md (seed questions and the first five SQuAD 2.0 articles).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from langchain_core.documents import Document
+from pydantic import BaseModel, Field
+
+from .lexical import LexicalIndex, terms
+from .store import CorpusStore, sentence_id
+from .types import Answer, Citation, RetrievedPassage, Span
+
+ABSTAIN_TEXT = "The corpus does not cover this question: no passage in '{corpus}' answers it."
+
+
+class AnswerSettings(BaseModel):
+    dense_weight: float = Field(1.0, ge=0)
+    lexical_weight: float = Field(0.6, ge=0)
+    rank_weight: float = Field(0.1, ge=0)
+    # Abstain unless the best sentence is this close to the question on either signal.
+    min_dense: float = Field(0.45, ge=-1, le=1)
+    min_lexical: float = Field(0.75, ge=0, le=1)
+    min_confidence: float = Field(0.55)
+    # Quote the neighbouring sentence too when it scores this close to the best one.
+    pair_ratio: float = Field(0.9, ge=0, le=1)
+    max_quote_chars: int = Field(400, ge=50)
+    other_citation_ratio: float = Field(0.85, ge=0, le=1)
+
+
+@dataclass
+class Candidate:
+    passage: Document
+    rank: int
+    span: Span
+    text: str
+    dense: float
+    lexical: float
+    score: float = 0.0
+    index: int = 0  # position among the candidates of its passage
+
+
+class ExtractiveAnswerer:
+    def __init__(self, store: CorpusStore, settings: AnswerSettings | None = None, max_citations: int = 3):
+        self.store = store
+        self.settings = settings or AnswerSettings()
+        self.max_citations = max_citations
+
+    def answer(self, question: str, question_vector: np.ndarray, passages: list[Document],
+               lexical: LexicalIndex) -> Answer:
+        retrieved = [
+            RetrievedPassage(p.metadata["source"], p.metadata["start"], p.metadata["end"], p.page_content, round(p.metadata["score"], 6))
+            for p in passages
+        ]
+        candidates = self._candidates(question, question_vector, passages, lexical)
+        if not candidates:
+            return self._abstain(question, retrieved)
+        best = max(candidates, key=lambda c: c.score)
+        s = self.settings
+        if best.score < s.min_confidence or (max(c.dense for c in candidates) < s.min_dense and max(c.lexical for c in candidates) < s.min_lexical):
+            return self._abstain(question, retrieved)
+        citations = [self._citation(self._quote(best, candidates))]
+        for other in sorted(candidates, key=lambda c: c.score, reverse=True):
+            if len(citations) >= self.max_citations or other.score < s.other_citation_ratio * best.score:
+                break
+            citation = self._citation([other])
+            if all(not _overlaps(citation, c) for c in citations):
+                citations.append(citation)
+        return Answer(question=question, answer=citations[0].quote, abstained=False, citations=citations, passages=retrieved)
+
+    def _candidates(self, question: str, vector: np.ndarray, passages: list[Document], lexical: LexicalIndex) -> list[Candidate]:
+        q_terms = set(terms(question))
+        weights = {t: lexical.idf(t) for t in q_terms}
+        total = sum(weights.values()) or 1.0
+        seen: dict[str, Candidate] = {}
+        order: list[tuple[str, Candidate]] = []
+        for rank, passage in enumerate(passages):
+            meta = passage.metadata
+            for index, (start, end) in enumerate(meta["sentences"]):
+                text = passage.page_content[start - meta["start"] : end - meta["start"]]
+                sid = sentence_id(meta["source"], Span(start, end), text)
+                if sid in seen:
+                    continue
+                found = set(terms(text)) & q_terms
+                candidate = Candidate(passage, rank, Span(start, end), text, 0.0, sum(weights[t] for t in found) / total, index=index)
+                seen[sid] = candidate
+                order.append((sid, candidate))
+        if not order:
+            return []
+        vectors = self.store.sentence_vectors([sid for sid, _ in order])
+        s = self.settings
+        for sid, candidate in order:
+            if sid in vectors:
+                candidate.dense = float(vectors[sid] @ vector)
+            candidate.score = s.dense_weight * candidate.dense + s.lexical_weight * candidate.lexical + s.rank_weight / (1 + candidate.rank)
+        return [c for _, c in order]
+
+    def _quote(self, best: Candidate, candidates: list[Candidate]) -> list[Candidate]:
+        """The best sentence, with its better neighbour in the same passage when that one
+        scores nearly as well and the pair stays short."""
+        neighbours = [
+            c for c in candidates
+            if c.passage is best.passage and abs(c.index - best.index) == 1
+        ]
+        if neighbours:
+            other = max(neighbours, key=lambda c: c.score)
+            span = (min(best.span.start, other.span.start), max(best.span.end, other.span.end))
+            if other.score >= self.settings.pair_ratio * best.score and span[1] - span[0] <= self.settings.max_quote_chars:
+                return sorted([best, other], key=lambda c: c.span.start)
+        return [best]
+
+    def _citation(self, sentences: list[Candidate]) -> Citation:
+        meta = sentences[0].passage.metadata
+        start, end = sentences[0].span.start, sentences[-1].span.end
+        quote = sentences[0].passage.page_content[start - meta["start"] : end - meta["start"]]
+        return Citation(
+            corpus=self.store.corpus,
+            source=meta["source"],
+            title=meta.get("title", ""),
+            date=meta.get("date"),
+            start=start,
+            end=end,
+            quote=quote,
+            score=round(max(c.score for c in sentences), 6),
+        )
+
+    def _abstain(self, question: str, retrieved: list[RetrievedPassage]) -> Answer:
+        return Answer(question=question, answer=ABSTAIN_TEXT.format(corpus=self.store.corpus), abstained=True, passages=retrieved)
+
+
+def _overlaps(a: Citation, b: Citation) -> bool:
+    return a.source == b.source and a.start < b.end and b.start < a.end

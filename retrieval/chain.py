@@ -1,0 +1,83 @@
+"""build_chain(settings) -> Runnable: question -> Answer, shared by the CLI and Slack.
+
+The chain is built once; the embedding model, the Chroma client and each corpus's
+retriever are loaded on first use and then kept, so `qa chat` and `qa serve` answer warm.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from langchain_core.runnables import Runnable, RunnableLambda
+
+from .answering import AnswerSettings, ExtractiveAnswerer
+from .embeddings import SentenceEmbeddings
+from .errors import UsageError
+from .retriever import HybridRetriever
+from .settings import Settings
+from .store import CorpusStore, open_client
+from .types import Answer
+
+
+class Engine:
+    """Holds what is slow to load; hands out one retriever and answerer per corpus."""
+
+    def __init__(self, settings: Settings, answer_settings: AnswerSettings | None = None):
+        self.settings = settings
+        self.answer_settings = answer_settings or AnswerSettings()
+        self.embeddings = SentenceEmbeddings(settings.embed_model)
+        self._client = None
+        self._corpora: dict[str, tuple[HybridRetriever, ExtractiveAnswerer]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def client(self):
+        with self._lock:
+            if self._client is None:
+                self._client = open_client(self.settings)
+            return self._client
+
+    def corpus(self, name: str) -> tuple[HybridRetriever, ExtractiveAnswerer]:
+        if name not in self._corpora:
+            store = CorpusStore(self.client, self.settings, name, self.embeddings.name)
+            retriever = HybridRetriever(
+                store=store,
+                embeddings=self.embeddings,
+                cache_dir=self.settings.data_dir / "lexical",
+                k=self.settings.top_k,
+            )
+            answerer = ExtractiveAnswerer(store, self.answer_settings, self.settings.max_citations)
+            self._corpora[name] = (retriever, answerer)
+        return self._corpora[name]
+
+    def validate(self, question: str) -> str:
+        question = (question or "").strip()
+        if not question:
+            raise UsageError("the question is empty; ask something, e.g. qa ask \"What did Shoigu ask Wallace?\"")
+        if len(question) > self.settings.max_question_chars:
+            raise UsageError(
+                f"the question is {len(question)} characters long; the limit is "
+                f"{self.settings.max_question_chars} (QA_MAX_QUESTION_CHARS)"
+            )
+        return question
+
+    def answer(self, question: str, corpus: str | None = None) -> Answer:
+        question = self.validate(question)
+        retriever, answerer = self.corpus(corpus or self.settings.corpus)
+        passages = retriever.invoke(question)
+        return answerer.answer(question, self.embeddings.query_vector(question), passages, retriever.lexical())
+
+
+def build_chain(settings: Settings, engine: Engine | None = None) -> Runnable:
+    """A Runnable taking a question (str) or {"question": ..., "corpus": ...} to an Answer."""
+    engine = engine or Engine(settings)
+
+    def _prepare(value: Any) -> dict:
+        if isinstance(value, str):
+            return {"question": value, "corpus": None}
+        return {"question": value.get("question", ""), "corpus": value.get("corpus")}
+
+    return (RunnableLambda(_prepare) | RunnableLambda(lambda x: engine.answer(x["question"], x["corpus"]))).with_config(
+        run_name="cited_answer"
+    )

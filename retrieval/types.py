@@ -1,0 +1,72 @@
+"""Plain typed data shared by every step of the pipeline."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Document:
+    """A loaded file. Every offset elsewhere points into `text`."""
+
+    source: str  # the path as it was ingested (normalised), e.g. "corpus/a.txt"
+    text: str
+    title: str
+    date: str | None = None  # ISO date, when the document says
+    # Where indexing starts: a leading "date YYYY-MM-DD" marker is metadata, not content.
+    body_start: int = 0
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieval unit: a window of whole sentences of one document."""
+
+    id: str
+    source: str
+    title: str
+    date: str | None
+    start: int
+    end: int
+    text: str  # == document.text[start:end]
+    sentences: tuple[Span, ...]  # absolute offsets of the sentences in this window
+    doc_hash: str
+    position: int  # index of the passage within its document
+
+
+@dataclass(frozen=True)
+class Citation:
+    corpus: str
+    source: str
+    title: str
+    date: str | None
+    start: int
+    end: int
+    quote: str  # == document.text[start:end], always
+    score: float
+
+
+@dataclass(frozen=True)
+class RetrievedPassage:
+    source: str
+    start: int
+    end: int
+    text: str
+    score: float
+
+
+@dataclass
+class Answer:
+    question: str
+    answer: str
+    abstained: bool
+    citations: list[Citation] = field(default_factory=list)
+    passages: list[RetrievedPassage] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
