@@ -175,7 +175,7 @@ def chat(ctx, corpus):
 
     settings = load_settings(ctx, corpus=corpus)
     engine = Engine(settings)
-    engine.corpus(settings.corpus)  # fail now, not after the first question, if it is missing
+    engine.warm_up()  # fail now, not after the first question, if the corpus is missing
     click.echo(f"Asking corpus '{settings.corpus}'. Ctrl-D or 'quit' to end.")
     while True:
         try:
@@ -219,7 +219,7 @@ def evaluate(ctx, file, corpus, as_json, answerable_only):
         questions = [q for q in questions if q.answerable]
     settings = load_settings(ctx, corpus=corpus)
     engine = Engine(settings)
-    engine.corpus(settings.corpus)
+    engine.warm_up()  # latency figures are for warm answers
     metrics = run_eval(questions, lambda q: engine.answer(q), k=5)
     metrics = {"corpus": settings.corpus, "file": str(file), **metrics}
     if as_json:

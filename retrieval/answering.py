@@ -23,15 +23,16 @@ ABSTAIN_TEXT = "The corpus does not cover this question: no passage in '{corpus}
 
 
 class AnswerSettings(BaseModel):
-    dense_weight: float = Field(1.0, ge=0)
-    lexical_weight: float = Field(0.6, ge=0)
-    rank_weight: float = Field(0.1, ge=0)
-    # Abstain unless the best sentence is this close to the question on either signal.
-    min_dense: float = Field(0.45, ge=-1, le=1)
-    min_lexical: float = Field(0.75, ge=0, le=1)
-    min_confidence: float = Field(0.55)
+    """Chosen with bench/tune_answerer.py on the development sets."""
+
+    lexical_weight: float = Field(0.8, ge=0, description="Weight of term coverage beside the cosine.")
+    rank_weight: float = Field(0.05, ge=0, description="Bonus for sentences of better-ranked passages.")
+    # Abstain when no sentence reaches this relevance (cosine + lexical_weight * coverage).
+    # On the development sets every off-topic question (1,418) stayed below it and 99.4% of
+    # the answerable SQuAD questions reached it.
+    min_confidence: float = Field(0.62)
     # Quote the neighbouring sentence too when it scores this close to the best one.
-    pair_ratio: float = Field(0.9, ge=0, le=1)
+    pair_ratio: float = Field(0.75, ge=0, le=2)  # above 1: never quote a pair
     max_quote_chars: int = Field(400, ge=50)
     other_citation_ratio: float = Field(0.85, ge=0, le=1)
 
@@ -60,23 +61,31 @@ class ExtractiveAnswerer:
             RetrievedPassage(p.metadata["source"], p.metadata["start"], p.metadata["end"], p.page_content, round(p.metadata["score"], 6))
             for p in passages
         ]
-        candidates = self._candidates(question, question_vector, passages, lexical)
-        if not candidates:
-            return self._abstain(question, retrieved)
-        best = max(candidates, key=lambda c: c.score)
-        s = self.settings
-        if best.score < s.min_confidence or (max(c.dense for c in candidates) < s.min_dense and max(c.lexical for c in candidates) < s.min_lexical):
-            return self._abstain(question, retrieved)
-        citations = [self._citation(self._quote(best, candidates))]
-        for other in sorted(candidates, key=lambda c: c.score, reverse=True):
-            if len(citations) >= self.max_citations or other.score < s.other_citation_ratio * best.score:
-                break
-            citation = self._citation([other])
-            if all(not _overlaps(citation, c) for c in citations):
-                citations.append(citation)
+        candidates = self.candidates(question, question_vector, passages, lexical)
+        quotes = self.select(candidates)
+        if not quotes:
+            return Answer(question=question, answer=ABSTAIN_TEXT.format(corpus=self.store.corpus), abstained=True, passages=retrieved)
+        citations = [self._citation(quote) for quote in quotes]
         return Answer(question=question, answer=citations[0].quote, abstained=False, citations=citations, passages=retrieved)
 
-    def _candidates(self, question: str, vector: np.ndarray, passages: list[Document], lexical: LexicalIndex) -> list[Candidate]:
+    def select(self, candidates: list[Candidate]) -> list[list[Candidate]]:
+        """Scores the candidates; returns the quotes to cite, best first, or [] to abstain."""
+        s = self.settings
+        relevance = [c.dense + s.lexical_weight * c.lexical for c in candidates]
+        if not candidates or max(relevance) < s.min_confidence:
+            return []
+        for c, r in zip(candidates, relevance):
+            c.score = r + s.rank_weight / (1 + c.rank)
+        best = max(candidates, key=lambda c: c.score)
+        quotes = [self._quote(best, candidates)]
+        for other in sorted(candidates, key=lambda c: c.score, reverse=True):
+            if len(quotes) >= self.max_citations or other.score < s.other_citation_ratio * best.score:
+                break
+            if not any(_overlaps(other, q) for q in quotes):
+                quotes.append([other])
+        return quotes
+
+    def candidates(self, question: str, vector: np.ndarray, passages: list[Document], lexical: LexicalIndex) -> list[Candidate]:
         q_terms = set(terms(question))
         weights = {t: lexical.idf(t) for t in q_terms}
         total = sum(weights.values()) or 1.0
@@ -96,11 +105,9 @@ class ExtractiveAnswerer:
         if not order:
             return []
         vectors = self.store.sentence_vectors([sid for sid, _ in order])
-        s = self.settings
         for sid, candidate in order:
             if sid in vectors:
                 candidate.dense = float(vectors[sid] @ vector)
-            candidate.score = s.dense_weight * candidate.dense + s.lexical_weight * candidate.lexical + s.rank_weight / (1 + candidate.rank)
         return [c for _, c in order]
 
     def _quote(self, best: Candidate, candidates: list[Candidate]) -> list[Candidate]:
@@ -132,9 +139,11 @@ class ExtractiveAnswerer:
             score=round(max(c.score for c in sentences), 6),
         )
 
-    def _abstain(self, question: str, retrieved: list[RetrievedPassage]) -> Answer:
-        return Answer(question=question, answer=ABSTAIN_TEXT.format(corpus=self.store.corpus), abstained=True, passages=retrieved)
 
 
-def _overlaps(a: Citation, b: Citation) -> bool:
-    return a.source == b.source and a.start < b.end and b.start < a.end
+def _overlaps(candidate: Candidate, quote: list[Candidate]) -> bool:
+    source = candidate.passage.metadata["source"]
+    return any(
+        c.passage.metadata["source"] == source and candidate.span.start < c.span.end and c.span.start < candidate.span.end
+        for c in quote
+    )

@@ -51,6 +51,12 @@ class Engine:
             self._corpora[name] = (retriever, answerer)
         return self._corpora[name]
 
+    def warm_up(self, corpus: str | None = None) -> None:
+        """Load the model and the corpus's indexes now rather than on the first question."""
+        retriever, _ = self.corpus(corpus or self.settings.corpus)
+        self.embeddings.encode(["warm-up"])
+        retriever.lexical()
+
     def validate(self, question: str) -> str:
         question = (question or "").strip()
         if not question:

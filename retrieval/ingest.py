@@ -15,7 +15,7 @@ from .embeddings import SentenceEmbeddings
 from .loaders import Skipped, expand_paths, load_paths
 from .settings import Settings
 from .splitting import content_hash, split
-from .store import CorpusStore, open_client, passage_sentence_text, sentence_id
+from .store import CorpusStore, open_client, passage_sentence_text, sentence_ids
 from .types import Document, Passage
 
 
@@ -98,19 +98,10 @@ def _write(store: CorpusStore, embeddings: SentenceEmbeddings, document: Documen
             store.delete_document(document.source)
         report.skipped.append({"source": document.source, "reason": "every passage is already indexed from another document"})
         return
-    sentence_texts: dict[str, str] = {}
-    for passage, _ in keep:
-        for span in passage.sentences:
-            text = passage_sentence_text(passage, span)
-            sentence_texts.setdefault(sentence_id(document.source, span, text), text)
-    vectors = embeddings.encode(list(sentence_texts.values()))
-    store.replace_document(
-        document.source,
-        [p for p, _ in keep],
-        sentence_texts,
-        dict(zip(sentence_texts, vectors)),
-        [h for _, h in keep],
-    )
+    kept = [p for p, _ in keep]
+    texts = {sid: passage_sentence_text(p, span) for p in kept for sid, span in zip(sentence_ids(p), p.sentences)}
+    vectors = embeddings.encode(list(texts.values()))
+    store.replace_document(document.source, kept, [h for _, h in keep], dict(zip(texts, vectors)))
     (report.updated if is_update else report.added).append(document.source)
     report.passages_written += len(keep)
 

@@ -17,6 +17,8 @@ from functools import lru_cache
 from pathlib import Path
 
 TOKEN = re.compile(r"\w\w+")
+# Part of the cache key: a change to `terms` must not reuse indexes built the old way.
+TOKENISER_VERSION = "en-plus-snowball-1"
 
 
 @lru_cache(maxsize=1)
@@ -28,9 +30,9 @@ def _stemmer():
 
 @lru_cache(maxsize=1)
 def _stopwords() -> frozenset[str]:
-    from bm25s.stopwords import STOPWORDS_EN
+    from bm25s.stopwords import STOPWORDS_EN_PLUS  # NLTK's list: includes "what", "has", "did"
 
-    return frozenset(STOPWORDS_EN)
+    return frozenset(STOPWORDS_EN_PLUS)
 
 
 def terms(text: str) -> list[str]:
@@ -97,7 +99,7 @@ class LexicalIndex:
 def lexical_index(store, cache_dir: Path) -> LexicalIndex:
     """The corpus's BM25 index at its current revision: from disk if cached, else rebuilt."""
     revision = store.revision()
-    folder = cache_dir / store.corpus / revision
+    folder = cache_dir / store.corpus / f"{revision}-{TOKENISER_VERSION}"
     if (folder / "ids.json").is_file():
         try:
             return LexicalIndex.load(folder)

@@ -28,8 +28,11 @@ class HybridRetriever(BaseRetriever):
     embeddings: SentenceEmbeddings
     cache_dir: Path
     k: int = Field(5, ge=1, le=100)
-    candidates: int = Field(40, ge=1, description="Hits taken from each side before fusion.")
-    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
+    # Defaults chosen on the development sets (bench/tune_retrieval.py).
+    candidates: int = Field(40, ge=1, description="Passages taken from each side before fusion.")
+    sentence_candidates: int = Field(80, ge=1, description="Sentences the dense side looks at.")
+    rrf_k: int = Field(20, ge=1, description="Reciprocal-rank-fusion constant.")
+    dense_weight: float = Field(1.0, ge=0, description="Weight of the dense ranking in the fusion.")
     lexical_weight: float = Field(1.0, ge=0, description="Weight of the BM25 ranking in the fusion.")
 
     _lexical: tuple[str, LexicalIndex] | None = PrivateAttr(default=None)
@@ -48,34 +51,38 @@ class HybridRetriever(BaseRetriever):
     ) -> list[Document]:
         k = k or self.k
         vector = self.embeddings.query_vector(query)
-        dense = self.store.vector_store(self.embeddings).similarity_search_by_vector_with_relevance_scores(
-            vector.tolist(), k=self.candidates
-        )
+        dense = self._dense(vector)
         lexical = self.lexical().search(terms(query), self.candidates)
 
         fused: dict[str, float] = {}
-        by_id: dict[str, Document] = {}
         scores: dict[str, dict[str, float]] = {}
-        for rank, (doc, score) in enumerate(dense):
-            fused[doc.id] = fused.get(doc.id, 0.0) + 1.0 / (self.rrf_k + rank + 1)
-            by_id[doc.id] = doc
-            scores.setdefault(doc.id, {})["dense"] = score
+        for rank, (pid, score) in enumerate(dense):
+            fused[pid] = fused.get(pid, 0.0) + self.dense_weight / (self.rrf_k + rank + 1)
+            scores.setdefault(pid, {})["dense"] = score
         for rank, (pid, score) in enumerate(lexical):
             fused[pid] = fused.get(pid, 0.0) + self.lexical_weight / (self.rrf_k + rank + 1)
             scores.setdefault(pid, {})["lexical"] = score
 
         top = sorted(fused, key=fused.__getitem__, reverse=True)[:k]
-        missing = [pid for pid in top if pid not in by_id]
-        if missing:
-            for pid, (text, meta) in self.store.get_passages(missing).items():
-                by_id[pid] = Document(id=pid, page_content=text, metadata=meta)
+        stored = self.store.get_passages(top) if top else {}
         results = []
         for pid in top:
-            if pid not in by_id:  # deleted between the two reads by a concurrent ingest
+            if pid not in stored:  # deleted between the two reads by a concurrent ingest
                 continue
-            doc = by_id[pid]
-            meta = dict(doc.metadata)
-            meta.update(id=pid, score=fused[pid], dense=scores[pid].get("dense"), lexical=scores[pid].get("lexical", 0.0))
-            meta["sentences"] = json.loads(meta["sentences"]) if isinstance(meta.get("sentences"), str) else meta.get("sentences", [])
-            results.append(Document(id=pid, page_content=doc.page_content, metadata=meta))
+            text, meta = stored[pid]
+            meta = dict(meta, id=pid, score=fused[pid], dense=scores[pid].get("dense", 0.0),
+                        lexical=scores[pid].get("lexical", 0.0), sentences=json.loads(meta["sentences"]))
+            results.append(Document(id=pid, page_content=text, metadata=meta))
         return results
+
+    def _dense(self, vector) -> list[tuple[str, float]]:
+        """Windows ranked by their most similar sentence (cosine similarity)."""
+        hits = self.store.sentence_store(self.embeddings).similarity_search_by_vector_with_relevance_scores(
+            vector.tolist(), k=self.sentence_candidates
+        )
+        ranked: dict[str, float] = {}
+        for doc, score in hits:
+            for pid in doc.metadata.get("passages", "").split(","):
+                if pid and pid not in ranked:
+                    ranked[pid] = score
+        return list(ranked.items())[: self.candidates]

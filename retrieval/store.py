@@ -1,8 +1,9 @@
 """Chroma, embedded (a folder under the data directory) or a server (`chroma run`).
 
-One corpus is two collections: `qa-<corpus>-passages` (the retrieval windows, read through
-LangChain's `Chroma` vector store) and `qa-<corpus>-sentences` (one vector per sentence,
-which the answerer uses to pick the sentence to quote). Everything a second machine needs
+One corpus is two collections: `qa-<corpus>-passages` (the retrieval windows: text, offsets,
+metadata) and `qa-<corpus>-sentences` (one vector per sentence, searched through LangChain's
+`Chroma` vector store; a window ranks by its best sentence, which on the development set
+recalls far more than one vector per window, and the answerer picks the quote with them). Everything a second machine needs
 to answer lives in Chroma; the lexical index is rebuilt from it.
 """
 
@@ -122,12 +123,13 @@ class CorpusStore:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def vector_store(self, embeddings):
+    def sentence_store(self, embeddings):
+        """LangChain's view of the sentence vectors: the dense side of retrieval."""
         from langchain_chroma import Chroma
 
         return Chroma(
             client=self.client,
-            collection_name=self.passages.name,
+            collection_name=self.sentences.name,
             embedding_function=embeddings,
             create_collection_if_not_exists=False,
         )
@@ -187,27 +189,33 @@ class CorpusStore:
             found.update(m["content_hash"] for m in page["metadatas"])
         return found
 
-    def replace_document(
-        self, source: str, passages: list[Passage], sentence_texts: dict[str, str],
-        sentence_vecs: dict[str, np.ndarray], content_hashes: list[str],
-    ) -> None:
+    def replace_document(self, source: str, passages: list[Passage], content_hashes: list[str],
+                         sentence_vecs: dict[str, np.ndarray]) -> None:
         """Write the document's new passages first, then drop its stale ones, so a crash in
-        between leaves the old or the new version answerable, never neither."""
-        sent_ids = list(sentence_texts)
+        between leaves the old or the new version answerable, never neither.
+
+        `sentence_vecs` maps sentence_id -> vector for every sentence of `passages`.
+        """
+        sentences: dict[str, tuple[str, list[str]]] = {}  # id -> (text, windows holding it)
+        for passage in passages:
+            for span in passage.sentences:
+                text = passage_sentence_text(passage, span)
+                sentences.setdefault(sentence_id(source, span, text), (text, []))[1].append(passage.id)
+        sent_ids = list(sentences)
         with reachable(self.settings):
             for i in range(0, len(sent_ids), PAGE):
                 batch = sent_ids[i : i + PAGE]
                 self.sentences.upsert(
                     ids=batch,
                     embeddings=np.stack([sentence_vecs[s] for s in batch]),
-                    documents=[sentence_texts[s] for s in batch],
-                    metadatas=[{"source": source} for _ in batch],
+                    documents=[sentences[s][0] for s in batch],
+                    metadatas=[{"source": source, "passages": ",".join(sentences[s][1])} for s in batch],
                 )
             for i in range(0, len(passages), PAGE):
                 batch = passages[i : i + PAGE]
                 self.passages.upsert(
                     ids=[p.id for p in batch],
-                    embeddings=np.stack([_mean_vector(p, source, sentence_vecs) for p in batch]),
+                    embeddings=np.stack([_mean_vector(p, sentence_vecs) for p in batch]),
                     documents=[p.text for p in batch],
                     metadatas=[_metadata(p, h) for p, h in zip(batch, content_hashes[i : i + PAGE])],
                 )
@@ -230,9 +238,14 @@ class CorpusStore:
             self.passages.modify(metadata={"embed_model": self.embed_model, "revision": uuid.uuid4().hex})
 
 
-def _mean_vector(passage: Passage, source: str, sentence_vecs: dict[str, np.ndarray]) -> np.ndarray:
+def sentence_ids(passage: Passage) -> list[str]:
+    return [sentence_id(passage.source, s, passage_sentence_text(passage, s)) for s in passage.sentences]
+
+
+def _mean_vector(passage: Passage, sentence_vecs: dict[str, np.ndarray]) -> np.ndarray:
     # A window's vector is the normalised mean of its sentences' vectors: no second encode.
-    vectors = [sentence_vecs[sentence_id(source, s, passage_sentence_text(passage, s))] for s in passage.sentences]
+    # (Retrieval ranks windows by their best sentence; this vector serves other readers.)
+    vectors = [sentence_vecs[sid] for sid in sentence_ids(passage)]
     mean = np.mean(vectors, axis=0)
     return mean / (np.linalg.norm(mean) or 1.0)
 
