@@ -243,7 +243,8 @@ def corpora(ctx, as_json):
     infos = list_corpora(open_client(settings), settings)
     if as_json:
         click.echo(json.dumps([asdict(i) for i in infos]))
-    elif not infos:
+        return
+    if not infos:
         click.echo("no corpora yet; add one with: qa ingest PATH [--corpus NAME]")
     for info in infos:
         click.echo(f"{info.corpus}\t{info.documents} documents\t{info.passages} passages")

@@ -41,25 +41,10 @@ class SentenceEmbeddings(Embeddings):
         self.name = model_id(name)
         self.batch_size = batch_size
         self._source = str(_bundled_model_path()) if name in _ALIASES else name
-        self._model = None
-        self._lock = threading.Lock()
 
     @property
     def model(self):
-        with self._lock:
-            if self._model is None:
-                from sentence_transformers import SentenceTransformer
-                from transformers.utils import logging as hf_logging
-
-                hf_logging.disable_progress_bar()  # no "Loading weights" bar in CLI output
-                try:
-                    self._model = SentenceTransformer(self._source, device="cpu")
-                except (OSError, ValueError) as exc:
-                    raise QAError(
-                        f"cannot load embedding model '{self._source}' (set QA_EMBED_MODEL to a "
-                        f"local sentence-transformers model or path): {exc}"
-                    ) from exc
-        return self._model
+        return _load_model(self._source)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
@@ -80,6 +65,30 @@ class SentenceEmbeddings(Embeddings):
 
     def query_vector(self, text: str) -> np.ndarray:
         return _cached_query(self, text)
+
+
+_model_lock = threading.Lock()
+
+
+@lru_cache(maxsize=4)
+def _locked_load(source: str):
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # no "Loading weights" bar in CLI output
+    try:
+        return SentenceTransformer(source, device="cpu")
+    except (OSError, ValueError) as exc:
+        raise QAError(
+            f"cannot load embedding model '{source}' (set QA_EMBED_MODEL to a local "
+            f"sentence-transformers model or path): {exc}"
+        ) from exc
+
+
+def _load_model(source: str):
+    """One model object per process, however many engines share it."""
+    with _model_lock:
+        return _locked_load(source)
 
 
 @lru_cache(maxsize=512)

@@ -1,0 +1,134 @@
+"""The `qa` command line: the contract other tools and tests rely on."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import cli
+from tests.conftest import EVAL_DIR, ROOT, SEED_CORPUS, SHOIGU_SENTENCE, free_port
+
+pytestmark = pytest.mark.integration
+
+
+def qa(*args, input=None):
+    return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+
+
+@pytest.fixture
+def ingested():
+    result = qa("ingest", str(SEED_CORPUS))
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_ingest_prints_a_summary_and_is_idempotent(ingested):
+    assert "1 added, 0 updated, 0 unchanged, 0 removed, 0 skipped; 7 passages written" in ingested.output
+    again = qa("ingest", str(SEED_CORPUS), "--json")
+    report = json.loads(again.output)
+    assert report["unchanged"] and not report["added"] and report["passages_written"] == 0
+
+
+def test_ask_prints_the_quote_and_its_source(ingested):
+    result = qa("ask", "What did Shoigu ask Wallace?")
+    assert result.exit_code == 0
+    assert SHOIGU_SENTENCE[:60] in result.output.replace("\n  > ", " ")
+    assert "2022-02-11" in result.output and "wallace-shoigu-2022-02-11.txt" in result.output
+
+
+def test_ask_json_schema(ingested):
+    out = json.loads(qa("ask", "What did Shoigu ask Wallace?", "--json").output)
+    assert set(out) == {"question", "answer", "abstained", "citations", "passages"}
+    assert set(out["citations"][0]) == {"corpus", "source", "title", "date", "start", "end", "quote", "score"}
+    assert set(out["passages"][0]) == {"source", "start", "end", "text", "score"}
+    assert out["citations"][0]["source"] == str(SEED_CORPUS / "wallace-shoigu-2022-02-11.txt")
+    assert out["abstained"] is False
+
+
+def test_ask_abstains_plainly(ingested):
+    out = json.loads(qa("ask", "Which programming language is best for web development?", "--json").output)
+    assert out["abstained"] is True and out["citations"] == []
+    assert "does not cover" in out["answer"]
+
+
+def test_batch_answers_every_line_and_copies_ids(ingested, tmp_path):
+    batch = tmp_path / "q.jsonl"
+    batch.write_text((EVAL_DIR / "seed_dev.jsonl").read_text() + '{"id": "blank", "question": "  "}\n')
+    lines = [json.loads(x) for x in qa("ask", "--batch", str(batch), "--json").output.splitlines()]
+    assert [x["id"] for x in lines] == ["d01", "d02", "d03", "d04", "d05", "d06", "d07", "d08", "blank"]
+    assert "question is empty" in lines[-1]["error"]
+    assert SHOIGU_SENTENCE in lines[0]["citations"][0]["quote"]
+
+
+def test_chat_keeps_answering_until_quit(ingested):
+    result = qa("chat", input="What did Shoigu ask Wallace?\n\nWhat would Russia like to avoid?\nquit\n")
+    assert result.exit_code == 0
+    assert "special forces" in result.output and "would like to avoid" in result.output
+
+
+def test_eval_prints_every_metric(ingested):
+    result = qa("eval", str(EVAL_DIR / "seed_dev.jsonl"), "--json")
+    metrics = json.loads(result.output)
+    assert metrics["quote_accuracy"] == 1.0 and metrics["abstention_unanswerable"] == 1.0
+    assert metrics["false_abstention"] == 0.0 and metrics["recall@5"] == 1.0
+    checked_ok, checked = metrics["verbatim"].split("/")
+    assert checked_ok == checked and int(checked) > 0
+    assert metrics["latency_ms_p50"] > 0
+
+
+def test_corpora_lists_counts_and_remove_deletes(ingested):
+    assert json.loads(qa("corpora", "--json").output) == [{"corpus": "default", "documents": 1, "passages": 7}]
+    assert qa("remove", "--corpus", "default").exit_code == 0
+    assert json.loads(qa("corpora", "--json").output) == []
+    assert "no corpora yet" in qa("corpora").output
+
+
+@pytest.mark.parametrize(
+    "args, code, message",
+    [
+        (["ask", ""], 2, "the question is empty"),
+        (["ask", "   "], 2, "the question is empty"),
+        (["ask", "why " * 400], 2, "the limit is 1000"),
+        (["ask"], 2, "give a QUESTION or --batch FILE"),
+        (["ingest", "does/not/exist"], 2, "no such file or folder: does/not/exist"),
+        (["ask", "hello?", "--corpus", "bad name!"], 2, "invalid corpus name"),
+        (["ask", "What did Shoigu ask Wallace?", "--corpus", "never"], 1, "has not been ingested yet; run: qa ingest PATH --corpus never"),
+        (["remove", "--corpus", "never"], 1, "has not been ingested yet"),
+    ],
+)
+def test_bad_input_is_one_line_with_the_right_status(ingested, args, code, message):
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == code, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_a_server_that_is_down_is_one_line(monkeypatch):
+    monkeypatch.setenv("CHROMA_HOST", "127.0.0.1")
+    monkeypatch.setenv("CHROMA_PORT", str(free_port()))
+    result = CliRunner().invoke(cli, ["ask", "What did Shoigu ask Wallace?"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"Error: cannot reach the Chroma server at 127.0.0.1:{__import__('os').environ['CHROMA_PORT']}; "
+        "start it (chroma run --path DIR --port PORT) or unset CHROMA_HOST to use the embedded store"
+    ]
+
+
+def test_a_bad_setting_is_a_usage_error(monkeypatch):
+    monkeypatch.setenv("QA_TOP_K", "lots")
+    result = CliRunner().invoke(cli, ["ask", "hi"])
+    assert result.exit_code == 2 and "invalid setting" in result.output
+
+
+def test_the_installed_qa_command_runs_the_readme_main_job(tmp_path):
+    """The console script itself, in a new process, as the README's first command uses it."""
+    qa_bin = [sys.executable, "-m", "bot.cli"]
+    env = {"QA_DATA_DIR": str(tmp_path / "d"), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
+    subprocess.run([*qa_bin, "ingest", str(SEED_CORPUS)], check=True, env=env, capture_output=True, cwd=tmp_path)
+    out = subprocess.run([*qa_bin, "ask", "What did Shoigu ask Wallace?"], check=True, env=env,
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert "Shoigu asked Wallace to explain" in out.stdout and "2022-02-11" in out.stdout
+    assert out.stderr == ""

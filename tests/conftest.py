@@ -1,0 +1,101 @@
+"""Shared fixtures: every test gets its own data directory; a real Chroma server is started
+once per session for the server-mode tests; the embedding model is the real one."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED_CORPUS = ROOT / "corpus"
+SEED_FILE = SEED_CORPUS / "wallace-shoigu-2022-02-11.txt"
+EVAL_DIR = ROOT.parent / "shared" / "eval"
+SHOIGU_SENTENCE = "Shoigu asked Wallace to explain why the UK has deployed its special forces troops in Ukraine"
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    """Storage in a temp folder, no inherited configuration, and no .env from the checkout."""
+    for name in list(os.environ):
+        if name.startswith(("QA_", "CHROMA_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("QA_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def settings(isolated):
+    from retrieval.settings import Settings
+
+    return Settings()
+
+
+@pytest.fixture
+def seed_copy(tmp_path) -> Path:
+    """A private copy of the shipped corpus, free to edit."""
+    target = tmp_path / "docs"
+    shutil.copytree(SEED_CORPUS, target)
+    return target
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_heartbeat(port: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"chroma server on port {port} did not start")
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory):
+    """A real `chroma run` on a free loopback port: the one .ci/run started (QA_TEST_CHROMA_PORT)
+    or one of our own."""
+    if os.environ.get("QA_TEST_CHROMA_PORT"):
+        port = int(os.environ["QA_TEST_CHROMA_PORT"])
+        wait_for_heartbeat(port)
+        yield "127.0.0.1", port
+        return
+    port = free_port()
+    chroma = Path(sys.executable).with_name("chroma")
+    path = tmp_path_factory.mktemp("chroma-server")
+    log = open(path / "server.log", "wb")
+    process = subprocess.Popen(
+        [str(chroma), "run", "--path", str(path / "db"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for_heartbeat(port)
+        yield "127.0.0.1", port
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+@pytest.fixture
+def server_env(chroma_server, monkeypatch):
+    """Point the code at the Chroma server; each test uses its own corpus names."""
+    host, port = chroma_server
+    monkeypatch.setenv("CHROMA_HOST", host)
+    monkeypatch.setenv("CHROMA_PORT", str(port))
+    return host, port
