@@ -146,16 +146,11 @@ def ask(ctx, question, corpus, batch, as_json):
         if as_json:
             click.echo(json.dumps(result))
         else:
-            click.echo(f"[{item.get('id', number)}] {text}\n{result.get('error') or _render(engine, result)}\n")
+            from bot.render import answer_text
+            from retrieval.types import Answer
 
-
-def _render(engine, result: dict) -> str:
-    from bot.render import answer_text
-    from retrieval.types import Answer, Citation, RetrievedPassage
-
-    answer = Answer(result["question"], result["answer"], result["abstained"],
-                    [Citation(**c) for c in result["citations"]], [RetrievedPassage(**p) for p in result["passages"]])
-    return answer_text(answer)
+            rendered = result.get("error") or answer_text(Answer.from_dict(result))
+            click.echo(f"[{item.get('id', number)}] {text}\n{rendered}\n")
 
 
 def _print_answer(answer, as_json: bool) -> None:
@@ -264,6 +259,52 @@ def remove(ctx, corpus):
     remove_corpus(open_client(settings), settings, corpus)
     shutil.rmtree(settings.data_dir / "lexical" / corpus, ignore_errors=True)
     click.echo(f"removed corpus '{corpus}'")
+
+
+@cli.command()
+@click.option("--host", default="0.0.0.0", show_default=True, envvar="QA_SERVE_HOST", help="HTTP mode: address to listen on.")
+@click.option("--port", default=3000, show_default=True, type=click.IntRange(1, 65535), envvar="QA_SERVE_PORT", help="HTTP mode: port.")
+@click.pass_context
+@user_errors
+def serve(ctx, host, port):
+    """Run the Slack bot: Socket Mode when SLACK_APP_TOKEN is set, else HTTP.
+
+    HTTP mode serves Slack's events, commands and interactions at /slack/events (signed
+    with SLACK_SIGNING_SECRET) and a health check at /health.
+    """
+    import logging
+
+    from bot.slack.server import serve as run
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    run(load_settings(ctx), host, port)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print every feedback record as JSON lines.")
+@click.pass_context
+@user_errors
+def feedback(ctx, as_json):
+    """Summarise the Helpful / Not helpful clicks from Slack."""
+    from bot.slack.state import SlackState
+
+    settings = load_settings(ctx)
+    state = SlackState.in_data_dir(settings.data_dir)
+    if as_json:
+        for row in state.feedback_rows():
+            click.echo(json.dumps(row))
+        return
+    summary = state.feedback_summary()
+    if not summary:
+        click.echo("no feedback yet")
+    for item in summary:
+        total = item.helpful + item.not_helpful
+        click.echo(f"{item.corpus}\t{item.helpful} helpful\t{item.not_helpful} not helpful\t{100 * item.helpful / total:.0f}% helpful")
+    unhelpful = [r for r in state.feedback_rows() if not r["helpful"]][-5:]
+    if unhelpful:
+        click.echo("\nlatest 'not helpful':")
+        for row in unhelpful:
+            click.echo(f"  [{row['corpus']}] {row['question']}")
 
 
 def main() -> None:

@@ -56,12 +56,16 @@ class ExtractiveAnswerer:
         self.max_citations = max_citations
 
     def answer(self, question: str, question_vector: np.ndarray, passages: list[Document],
-               lexical: LexicalIndex) -> Answer:
+               lexical: LexicalIndex, exclude: list[tuple[str, int, int]] = ()) -> Answer:
+        """`exclude`: (source, start, end) spans already quoted in this conversation."""
         retrieved = [
             RetrievedPassage(p.metadata["source"], p.metadata["start"], p.metadata["end"], p.page_content, round(p.metadata["score"], 6))
             for p in passages
         ]
-        candidates = self.candidates(question, question_vector, passages, lexical)
+        candidates = [
+            c for c in self.candidates(question, question_vector, passages, lexical)
+            if not any(src == c.passage.metadata["source"] and c.span.start < end and start < c.span.end for src, start, end in exclude)
+        ]
         quotes = self.select(candidates)
         if not quotes:
             return Answer(question=question, answer=ABSTAIN_TEXT.format(corpus=self.store.corpus), abstained=True, passages=retrieved)

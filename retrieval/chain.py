@@ -7,6 +7,7 @@ retriever are loaded on first use and then kept, so `qa chat` and `qa serve` ans
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableLambda
@@ -17,7 +18,7 @@ from .errors import UsageError
 from .retriever import HybridRetriever
 from .settings import Settings
 from .store import CorpusStore, open_client
-from .types import Answer
+from .types import Answer, Turn
 
 
 class Engine:
@@ -68,22 +69,28 @@ class Engine:
             )
         return question
 
-    def answer(self, question: str, corpus: str | None = None) -> Answer:
+    def answer(self, question: str, corpus: str | None = None, history: Sequence[Turn] = ()) -> Answer:
+        """Answer `question`; with `history` (earlier turns of a conversation) it is read as a
+        follow-up: retrieval also uses the previous question, and what was already quoted is
+        not quoted again."""
         question = self.validate(question)
         retriever, answerer = self.corpus(corpus or self.settings.corpus)
-        passages = retriever.invoke(question)
-        return answerer.answer(question, self.embeddings.query_vector(question), passages, retriever.lexical())
+        query = f"{history[-1].question} {question}" if history else question
+        passages = retriever.invoke(query)
+        exclude = [span for turn in history for span in turn.cited]
+        return answerer.answer(question, self.embeddings.query_vector(query), passages, retriever.lexical(), exclude)
 
 
 def build_chain(settings: Settings, engine: Engine | None = None) -> Runnable:
-    """A Runnable taking a question (str) or {"question": ..., "corpus": ...} to an Answer."""
+    """A Runnable taking a question (str) or {"question", "corpus", "history"} to an Answer."""
     engine = engine or Engine(settings)
 
     def _prepare(value: Any) -> dict:
         if isinstance(value, str):
-            return {"question": value, "corpus": None}
-        return {"question": value.get("question", ""), "corpus": value.get("corpus")}
+            return {"question": value, "corpus": None, "history": ()}
+        return {"question": value.get("question", ""), "corpus": value.get("corpus"), "history": value.get("history", ())}
 
-    return (RunnableLambda(_prepare) | RunnableLambda(lambda x: engine.answer(x["question"], x["corpus"]))).with_config(
-        run_name="cited_answer"
-    )
+    def _answer(x: dict) -> Answer:
+        return engine.answer(x["question"], x["corpus"], x["history"])
+
+    return (RunnableLambda(_prepare) | RunnableLambda(_answer)).with_config(run_name="cited_answer")

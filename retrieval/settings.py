@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 CORPUS_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$"
@@ -28,11 +28,40 @@ class Settings(BaseSettings):
     window_chars: int = Field(600, alias="QA_WINDOW_CHARS", ge=100, le=5000, description="Target size of a retrieval passage (whole sentences).")
     max_citations: int = Field(3, alias="QA_MAX_CITATIONS", ge=1, le=3, description="Citations shown with an answer.")
 
+    # Slack (qa serve). Tokens are SecretStr so they never show up in a repr or a log line.
+    slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN", description="Bot token (xoxb-...).")
+    slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET", description="Verifies HTTP requests from Slack.")
+    slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN", description="App-level token (xapp-...): Socket Mode instead of HTTP.")
+    slack_api_url: str = Field("https://slack.com/api/", alias="SLACK_API_URL", description="Slack Web API base URL (proxies, tests).")
+    slack_channel_corpora: str = Field("", alias="QA_SLACK_CHANNEL_CORPORA", description="Per-channel corpus: 'C0123=handbook,C0456=news'.")
+    slack_suggested_prompts: str = Field(
+        "What did Shoigu ask Wallace?;What would Russia like to avoid?", alias="QA_SLACK_SUGGESTED_PROMPTS",
+        description="Questions offered when an assistant thread opens, separated by ';'.",
+    )
+
     @field_validator("chroma_host")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value or None
 
+    @field_validator("slack_channel_corpora")
+    @classmethod
+    def _channel_map(cls, value: str) -> str:
+        import re
+
+        for pair in filter(None, (p.strip() for p in value.split(","))):
+            channel, _, corpus = pair.partition("=")
+            if not channel.strip() or not re.match(CORPUS_NAME_PATTERN, corpus.strip()):
+                raise ValueError(f"expected CHANNEL=CORPUS pairs separated by commas, got '{pair}'")
+        return value
+
     @property
     def server_mode(self) -> bool:
         return self.chroma_host is not None
+
+    def corpus_for_channel(self, channel: str | None) -> str:
+        for pair in filter(None, (p.strip() for p in self.slack_channel_corpora.split(","))):
+            key, _, corpus = pair.partition("=")
+            if key.strip() == channel:
+                return corpus.strip()
+        return self.corpus

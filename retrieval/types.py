@@ -60,6 +60,14 @@ class RetrievedPassage:
     score: float
 
 
+@dataclass(frozen=True)
+class Turn:
+    """An earlier question in the same conversation and what was quoted for it."""
+
+    question: str
+    cited: tuple[tuple[str, int, int], ...] = ()  # (source, start, end)
+
+
 @dataclass
 class Answer:
     question: str
@@ -70,3 +78,13 @@ class Answer:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Answer":
+        return cls(
+            question=data["question"],
+            answer=data["answer"],
+            abstained=data["abstained"],
+            citations=[Citation(**c) for c in data["citations"]],
+            passages=[RetrievedPassage(**p) for p in data["passages"]],
+        )

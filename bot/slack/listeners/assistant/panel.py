@@ -1,0 +1,30 @@
+"""Slack's assistant panel: suggested prompts when a thread opens, a status while working,
+the answer in the assistant thread."""
+
+from __future__ import annotations
+
+from slack_bolt import App, Assistant, Say, SetStatus, SetSuggestedPrompts
+
+from ...replies import Replier
+
+GREETING = "Hi! Ask me anything about the documents I index; I answer with quotes and their sources."
+STATUS = "searching the corpus..."
+
+
+def register(app: App, replier: Replier) -> None:
+    assistant = Assistant()
+    prompts = [p.strip() for p in replier.settings.slack_suggested_prompts.split(";") if p.strip()]
+
+    @assistant.thread_started
+    def on_thread_started(say: Say, set_suggested_prompts: SetSuggestedPrompts) -> None:
+        say(GREETING)
+        if prompts:
+            set_suggested_prompts(prompts=[{"title": p, "message": p} for p in prompts[:4]])
+
+    @assistant.user_message
+    def on_user_message(payload: dict, say: Say, set_status: SetStatus) -> None:
+        set_status(STATUS)
+        reply = replier.reply(payload.get("text", ""), payload["channel"], payload["thread_ts"])
+        say(text=reply.text, blocks=reply.blocks)
+
+    app.use(assistant)

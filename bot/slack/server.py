@@ -1,0 +1,89 @@
+"""`qa serve`: the Slack app over HTTP (uvicorn, Bolt's ASGI adapter, signed requests) or
+Socket Mode. Everything slow (model, corpus indexes) is loaded once, before serving."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from slack_bolt import App
+from slack_bolt.adapter.asgi import SlackRequestHandler
+
+from retrieval.chain import Engine
+from retrieval.errors import QAError
+from retrieval.settings import Settings
+
+from .app import create_app
+
+log = logging.getLogger(__name__)
+MAX_BODY_BYTES = 1_000_000  # Slack payloads are a few KB; anything far larger is refused
+
+
+def asgi_app(app: App, engine: Engine):
+    """Bolt at /slack/events, plus GET /health (200 when the store answers, else 503)."""
+    bolt = SlackRequestHandler(app)
+
+    async def application(scope, receive, send):
+        if scope["type"] == "http" and scope["path"] == "/health":
+            try:
+                engine.client.heartbeat()
+                status, body = 200, {"status": "ok"}
+            except Exception as exc:  # the store is down: say so, keep serving
+                status, body = 503, {"status": "unavailable", "error": type(exc).__name__}
+            await _send(send, status, json.dumps(body).encode(), "application/json")
+            return
+        if scope["type"] == "http":
+            length = dict(scope.get("headers") or []).get(b"content-length")
+            if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+                await _send(send, 413, b"request body too large", "text/plain")
+                return
+        started = False
+
+        async def tracked_send(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await bolt(scope, receive, tracked_send)
+        except Exception:  # a body Bolt cannot parse (malformed JSON, bad form data)
+            log.warning("unparseable request to %s refused", scope.get("path"), exc_info=True)
+            if not started:
+                await _send(send, 400, b"malformed request", "text/plain")
+
+    return application
+
+
+async def _send(send, status: int, body: bytes, content_type: str) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", content_type.encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def warm(engine: Engine, settings: Settings) -> None:
+    """Load the model and every configured corpus now, not on the first question."""
+    engine.embeddings.encode(["warm-up"])
+    corpora = {settings.corpus} | {settings.corpus_for_channel(p.partition("=")[0].strip())
+                                   for p in settings.slack_channel_corpora.split(",") if p.strip()}
+    for corpus in sorted(corpora):
+        try:
+            engine.warm_up(corpus)
+        except QAError as exc:
+            log.warning("corpus '%s' not ready: %s", corpus, exc)
+
+
+def serve(settings: Settings, host: str, port: int) -> None:
+    if settings.slack_app_token is None and settings.slack_signing_secret is None:
+        raise QAError("HTTP mode needs SLACK_SIGNING_SECRET to verify requests (or set SLACK_APP_TOKEN for Socket Mode)")
+    engine = Engine(settings)
+    app = create_app(settings, engine)
+    warm(engine, settings)
+    if settings.slack_app_token is not None:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        log.info("serving Slack over Socket Mode")
+        SocketModeHandler(app, settings.slack_app_token.get_secret_value()).start()
+        return
+    import uvicorn
+
+    log.info("serving Slack over HTTP on %s:%d (/slack/events, /health)", host, port)
+    uvicorn.run(asgi_app(app, engine), host=host, port=port, log_level="info", access_log=False)

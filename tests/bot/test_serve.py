@@ -1,0 +1,62 @@
+"""`qa serve` as a user runs it: a separate process, HTTP mode, model loaded at start-up."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT, SEED_CORPUS, SHOIGU_SENTENCE, free_port
+from tests.slack_fake import FakeSlack, app_mention, event_callback, post_signed
+
+pytestmark = pytest.mark.integration
+SECRET = "serve-test-signing-secret"
+TOKEN = "xoxb-serve-test-SECRET"
+
+
+def start_serve(tmp_path, fake, port, extra_env=None):
+    env = {**os.environ, "QA_DATA_DIR": str(tmp_path / "data"), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT),
+           "SLACK_API_URL": fake.api_url, "SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET, **(extra_env or {})}
+    subprocess.run([sys.executable, "-m", "bot.cli", "ingest", str(SEED_CORPUS)], env=env, check=True, capture_output=True)
+    log = open(tmp_path / "serve.log", "w")
+    process = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+                               env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    process.kill()
+    raise AssertionError((tmp_path / "serve.log").read_text())
+
+
+def test_qa_serve_answers_a_signed_mention_and_logs_no_token(tmp_path):
+    fake, port = FakeSlack(), free_port()
+    process = start_serve(tmp_path, fake, port)
+    try:
+        body = json.dumps(event_callback(app_mention("What did Shoigu ask Wallace?", "CSERVE")))
+        started = time.monotonic()
+        response = post_signed(f"http://127.0.0.1:{port}/slack/events", body, "application/json", SECRET)
+        assert response.status_code == 200 and time.monotonic() - started < 3
+        [post] = fake.wait_for(lambda: fake.posts("CSERVE"))
+        assert SHOIGU_SENTENCE in json.dumps(post["blocks"])
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        fake.close()
+    log = (tmp_path / "serve.log").read_text()
+    assert "serving Slack over HTTP" in log and TOKEN not in log
+
+
+def test_qa_serve_refuses_http_mode_without_a_signing_secret(tmp_path):
+    env = {**os.environ, "QA_DATA_DIR": str(tmp_path), "PYTHONPATH": str(ROOT), "SLACK_BOT_TOKEN": TOKEN}
+    env.pop("SLACK_SIGNING_SECRET", None)
+    env.pop("SLACK_APP_TOKEN", None)
+    result = subprocess.run([sys.executable, "-m", "bot.cli", "serve"], env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "SLACK_SIGNING_SECRET" in result.stderr and "Traceback" not in result.stderr
