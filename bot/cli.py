@@ -135,8 +135,10 @@ def ask(ctx, question, corpus, batch, as_json):
         try:
             item = json.loads(line)
             text = item["question"]
+            if not isinstance(text, str):
+                raise TypeError
         except (ValueError, KeyError, TypeError):
-            raise UsageFailure(f"{batch.name} line {number}: expected a JSON object with a \"question\"") from None
+            raise UsageFailure(f"{batch.name} line {number}: expected a JSON object with a \"question\" string") from None
         try:
             result = engine.answer(text).to_dict()
         except UsageError as exc:  # one bad question does not stop the batch
@@ -208,8 +210,8 @@ def evaluate(ctx, file, corpus, as_json, answerable_only):
 
     try:
         questions = load_questions(file)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise UsageFailure(f"{file} is neither seed-format JSONL nor SQuAD JSON ({exc})") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise UsageFailure(f"{file} is neither seed-format JSONL nor SQuAD JSON ({type(exc).__name__}: {exc})") from None
     if answerable_only:
         questions = [q for q in questions if q.answerable]
     settings = load_settings(ctx, corpus=corpus)

@@ -31,6 +31,7 @@ class Engine:
         self._client = None
         self._corpora: dict[str, tuple[HybridRetriever, ExtractiveAnswerer]] = {}
         self._lock = threading.Lock()
+        self._corpus_lock = threading.Lock()
 
     @property
     def client(self):
@@ -40,8 +41,14 @@ class Engine:
             return self._client
 
     def corpus(self, name: str) -> tuple[HybridRetriever, ExtractiveAnswerer]:
-        if name not in self._corpora:
-            store = CorpusStore(self.client, self.settings, name, self.embeddings.name)
+        cached = self._corpora.get(name)
+        if cached is not None:
+            return cached
+        client = self.client
+        with self._corpus_lock:  # one retriever per corpus, however many threads ask at once
+            if name in self._corpora:
+                return self._corpora[name]
+            store = CorpusStore(client, self.settings, name, self.embeddings.name)
             retriever = HybridRetriever(
                 store=store,
                 embeddings=self.embeddings,
@@ -50,7 +57,12 @@ class Engine:
             )
             answerer = ExtractiveAnswerer(store, self.answer_settings, self.settings.max_citations)
             self._corpora[name] = (retriever, answerer)
-        return self._corpora[name]
+            return self._corpora[name]
+
+    def forget(self, name: str) -> None:
+        """Drop what is cached for a corpus (its collections were deleted or re-created)."""
+        with self._corpus_lock:
+            self._corpora.pop(name, None)
 
     def warm_up(self, corpus: str | None = None) -> None:
         """Load the model and the corpus's indexes now rather than on the first question."""
@@ -74,11 +86,27 @@ class Engine:
         follow-up: retrieval also uses the previous question, and what was already quoted is
         not quoted again."""
         question = self.validate(question)
-        retriever, answerer = self.corpus(corpus or self.settings.corpus)
+        name = corpus or self.settings.corpus
+        try:
+            return self._answer(question, name, history)
+        except Exception as exc:
+            if not _collection_gone(exc):
+                raise
+            self.forget(name)  # the corpus was removed (and maybe re-ingested) under us
+            return self._answer(question, name, history)
+
+    def _answer(self, question: str, name: str, history: Sequence[Turn]) -> Answer:
+        retriever, answerer = self.corpus(name)
         query = f"{history[-1].question} {question}" if history else question
         passages = retriever.invoke(query)
         exclude = [span for turn in history for span in turn.cited]
         return answerer.answer(question, self.embeddings.query_vector(query), passages, retriever.lexical(), exclude)
+
+
+def _collection_gone(exc: Exception) -> bool:
+    from chromadb.errors import NotFoundError
+
+    return isinstance(exc, NotFoundError) or "does not exist" in str(exc)
 
 
 def build_chain(settings: Settings, engine: Engine | None = None) -> Runnable:

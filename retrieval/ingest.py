@@ -1,8 +1,13 @@
 """ingest(paths, corpus) -> IngestReport: load, split, embed and store, idempotently.
 
 Passage ids are derived from (source, offsets, text), so re-running an ingest rewrites
-nothing; a changed file gets new passages and loses its stale ones; `prune` drops documents
-whose file has gone from an ingested folder.
+nothing; a changed file gets new passages and loses its stale ones; a file that lost its
+text loses its passages; `prune` drops documents whose file has gone from an ingested
+folder (or whose article has gone from an ingested data-set file).
+
+A passage identical to one already stored from another document is not stored again. When
+that other document later changes or goes, the documents that deferred to it are written
+again, so their text comes back.
 """
 
 from __future__ import annotations
@@ -12,11 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .embeddings import SentenceEmbeddings
-from .loaders import Skipped, expand_paths, load_paths
+from .loaders import LoadError, Skipped, expand_paths, load_file, load_paths
 from .settings import Settings
 from .splitting import content_hash, split
 from .store import CorpusStore, open_client, passage_sentence_text, sentence_ids
 from .types import Document, Passage
+
+ALL_DUPLICATES = "every passage is already indexed from another document"
 
 
 @dataclass
@@ -52,17 +59,26 @@ def ingest(
     pending: list[tuple[Document, list[Passage]]] = []
 
     for item in load_paths(paths):
+        seen.add(item.source)  # an unreadable file is kept as it was, never pruned
         if isinstance(item, Skipped):
             report.skipped.append({"source": item.source, "reason": item.reason})
             continue
-        seen.add(item.source)
         passages = split(item, settings.window_chars)
         if not passages:
             report.skipped.append({"source": item.source, "reason": "no sentences to index"})
-        elif stored.get(item.source) == passages[0].doc_hash:
+            if item.source in stored:  # the file lost its text: so does the index
+                store.delete_document(item.source)
+                report.removed.append(item.source)
+        elif item.source in stored and stored[item.source].doc_hash == passages[0].doc_hash:
             report.unchanged.append(item.source)
         else:
             pending.append((item, passages))
+
+    if prune:  # before writing, so that a document deferring to a pruned one gets its text back
+        for source in sorted(set(stored) - seen):
+            if any(_belongs_to(source, root) for root in paths):
+                store.delete_document(source)
+                report.removed.append(source)
 
     from tqdm import tqdm
 
@@ -72,41 +88,75 @@ def ingest(
             _write(store, embeddings, document, passages, report, is_update=document.source in stored)
             bar.update(len(passages))
 
-    if prune:
-        for source in sorted(set(stored) - seen):
-            if any(_is_under(source, folder) for folder in paths if os.path.isdir(folder)):
-                store.delete_document(source)
-                report.removed.append(source)
+    if report.removed or report.updated:
+        _restore_deferred(store, embeddings, settings, stored, report, pending)
     if report.changed:
         store.bump_revision()
     return report
 
 
 def _write(store: CorpusStore, embeddings: SentenceEmbeddings, document: Document,
-           passages: list[Passage], report: IngestReport, is_update: bool) -> None:
+           passages: list[Passage], report: IngestReport, is_update: bool) -> int:
+    """Store the document's passages except those another document already holds; returns
+    how many passages were left out as duplicates."""
     hashes = [content_hash(p.text) for p in passages]
     taken = store.duplicates_elsewhere(document.source, hashes)
     keep: list[tuple[Passage, str]] = []
     for passage, digest in zip(passages, hashes):
         if digest in taken:
-            report.duplicate_passages += 1
             continue
         taken.add(digest)
         keep.append((passage, digest))
+    duplicates = len(passages) - len(keep)
+    report.duplicate_passages += duplicates
     if not keep:
+        report.skipped.append({"source": document.source, "reason": ALL_DUPLICATES})
         if is_update:
             store.delete_document(document.source)
-        report.skipped.append({"source": document.source, "reason": "every passage is already indexed from another document"})
-        return
+            report.removed.append(document.source)
+        return duplicates
     kept = [p for p, _ in keep]
     texts = {sid: passage_sentence_text(p, span) for p in kept for sid, span in zip(sentence_ids(p), p.sentences)}
     vectors = embeddings.encode(list(texts.values()))
-    store.replace_document(document.source, kept, [h for _, h in keep], dict(zip(texts, vectors)))
+    store.replace_document(document.source, kept, [h for _, h in keep], dict(zip(texts, vectors)), duplicates)
     (report.updated if is_update else report.added).append(document.source)
     report.passages_written += len(keep)
+    return duplicates
 
 
-def _is_under(source: str, folder: str) -> bool:
-    root = Path(os.path.normpath(folder))
-    path = Path(source.split("#", 1)[0])
-    return path == root or root in path.parents
+def _restore_deferred(store, embeddings, settings, stored, report, pending) -> None:
+    """Documents that left passages out as duplicates may now hold the only copy: write
+    them again (from this run's documents, else from their files)."""
+    written = {d.source for d, _ in pending} | set(report.removed)
+    in_run = {d.source: (d, p) for d, p in pending}
+    candidates = [s for s, state in stored.items() if state.dup_passages and s not in written]
+    candidates += [s["source"] for s in report.skipped if s["reason"] == ALL_DUPLICATES and s["source"] not in stored]
+    for source in dict.fromkeys(candidates):
+        document, passages = in_run.get(source) or _reload(source, settings)
+        if document is None:
+            continue
+        report.skipped = [s for s in report.skipped if not (s["source"] == source and s["reason"] == ALL_DUPLICATES)]
+        before = len(report.added) + len(report.updated)
+        _write(store, embeddings, document, passages, report, is_update=source in stored)
+        if len(report.added) + len(report.updated) > before and source in report.unchanged:
+            report.unchanged.remove(source)
+
+
+def _reload(source: str, settings: Settings) -> tuple[Document | None, list[Passage]]:
+    path = Path(source.split("#", 1)[0]) if "#" in source and not os.path.exists(source) else Path(source)
+    try:
+        for document in load_file(path):
+            if document.source == source:
+                return document, split(document, settings.window_chars)
+    except (LoadError, OSError):
+        pass
+    return None, []
+
+
+def _belongs_to(source: str, root: str) -> bool:
+    """Whether a stored document came from `root`: a file under that folder, or an
+    article of that data-set file."""
+    root_path = Path(os.path.normpath(root))
+    if source.startswith(f"{root_path}#"):
+        return True
+    return os.path.isdir(root_path) and root_path in Path(source).parents

@@ -12,6 +12,8 @@ import json
 import math
 import re
 import shutil
+import tempfile
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -78,14 +80,20 @@ class LexicalIndex:
         return cls(ids, bm25, doc_freq)
 
     def save(self, folder: Path) -> None:
-        tmp = folder.with_name(folder.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        self.bm25.save(str(tmp / "bm25"))
-        (tmp / "ids.json").write_text(json.dumps(self.ids))
-        (tmp / "df.json").write_text(json.dumps(self.doc_freq))
-        shutil.rmtree(folder, ignore_errors=True)
-        tmp.rename(folder)  # readers see a whole index or none
+        """Write to a private folder, then rename: readers (threads or other processes)
+        see a whole index or none, and concurrent writers of one revision both succeed."""
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+        try:
+            self.bm25.save(str(tmp / "bm25"))
+            (tmp / "df.json").write_text(json.dumps(self.doc_freq))
+            (tmp / "ids.json").write_text(json.dumps(self.ids))  # written last: marks a whole index
+            tmp.rename(folder)
+        except OSError:
+            if not (folder / "ids.json").is_file():
+                raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)  # another writer got there first
 
     @classmethod
     def load(cls, folder: Path) -> "LexicalIndex":
@@ -112,7 +120,16 @@ def lexical_index(store, cache_dir: Path) -> LexicalIndex:
     index = LexicalIndex.build(ids, texts)
     if ids:
         index.save(folder)
-        for old in folder.parent.iterdir():
-            if old != folder:
-                shutil.rmtree(old, ignore_errors=True)
+        _drop_old_revisions(folder)
     return index
+
+
+def _drop_old_revisions(current: Path, keep_seconds: float = 600) -> None:
+    # Another process may still be reading an older revision: leave recent ones alone.
+    cutoff = time.time() - keep_seconds
+    for old in current.parent.iterdir():
+        try:
+            if old != current and old.stat().st_mtime < cutoff:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            pass

@@ -23,6 +23,7 @@ SIDECAR_SUFFIX = ".meta.json"  # "a.txt.meta.json" carries metadata for "a.txt"
 
 # The seed corpus opens with "date YYYY-MM-DD": the document's date, not its content.
 DATE_MARKER = re.compile(r"\A\s*date\s+(\d{4}-\d{2}-\d{2})\b[ \t]*")
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 MARKDOWN_TITLE = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.MULTILINE)
 
 
@@ -57,7 +58,10 @@ def expand_paths(paths: Iterable[str | os.PathLike]) -> list[Path]:
                 )
         else:
             files.append(path)
-    return list(dict.fromkeys(files))  # a file named twice is ingested once
+    unique: dict[Path, Path] = {}
+    for file in files:  # a file named twice (or by two spellings) is ingested once
+        unique.setdefault(file.resolve(), file)
+    return list(unique.values())
 
 
 def load_paths(paths: Iterable[str | os.PathLike]) -> Iterator[Document | Skipped]:
@@ -90,8 +94,6 @@ def load_file(path: Path) -> list[Document]:
             text = raw
             heading = MARKDOWN_TITLE.search(text) if suffix in {".md", ".markdown"} else None
             title = heading.group(1) if heading else None
-    if not text.strip():
-        raise LoadError("no text in file")
     date, body_start = None, 0
     marker = DATE_MARKER.match(text)
     if marker:
@@ -126,7 +128,10 @@ def _sidecar(path: Path) -> dict:
         raise LoadError(f"unreadable metadata file {sidecar.name}: {exc}") from exc
     if not isinstance(meta, dict):
         raise LoadError(f"metadata file {sidecar.name} must hold a JSON object")
-    return {k: str(v) for k, v in meta.items() if k in {"title", "date"} and v}
+    meta = {k: str(v) for k, v in meta.items() if k in {"title", "date"} and v}
+    if "date" in meta and not ISO_DATE.fullmatch(meta["date"]):
+        raise LoadError(f"metadata file {sidecar.name}: date must be YYYY-MM-DD, not '{meta['date'][:40]}'")
+    return meta
 
 
 def _title_from_name(path: Path) -> str:
@@ -163,18 +168,22 @@ def _pdf_text(data: bytes) -> tuple[str, str | None]:
 
 def _squad_documents(raw: str, source: str) -> list[Document]:
     """A SQuAD-format data set: one document per article, paragraphs separated by blank lines."""
+    documents: list[Document] = []
+    seen: set[str] = set()
     try:
-        dataset = json.loads(raw)
-        articles = dataset["data"]
-        documents = [
-            Document(
-                source=f"{source}#{article['title']}",
-                title=article["title"].replace("_", " "),
-                text="\n\n".join(p["context"].strip() for p in article["paragraphs"]),
-            )
-            for article in articles
-        ]
-    except (ValueError, KeyError, TypeError) as exc:
+        for article in json.loads(raw)["data"]:
+            name = str(article["title"])
+            anchor, n = name, 1
+            while anchor in seen:  # two articles with one title stay two documents
+                n += 1
+                anchor = f"{name}-{n}"
+            seen.add(anchor)
+            documents.append(Document(
+                source=f"{source}#{anchor}",
+                title=name.replace("_", " "),
+                text="\n\n".join(str(p["context"]).strip() for p in article["paragraphs"]),
+            ))
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise LoadError("JSON file is not a SQuAD-format data set") from exc
     if not documents:
         raise LoadError("SQuAD file holds no articles")

@@ -18,6 +18,8 @@ HARD_LINE_END = re.compile(r"[.!?:;\"”’')\]]\s*$")
 # Sentences run together with no space ("...said.Shoigu asked"), as in the seed's first line.
 RUN_TOGETHER = re.compile(r"(?<=[a-z0-9][.!?])(?=[\"“]?[A-Z][a-z])|(?<=[a-z0-9][.!?][\"”])(?=[A-Z][a-z])")
 # A paragraph this many times the median length is checked for being a digest of others.
+# Part of every document hash: a change to how documents are split re-splits them on ingest.
+SPLITTER_VERSION = "sentence-windows-1"
 DIGEST_MIN_RATIO = 3
 DIGEST_MAX_RESIDUE = 0.1
 
@@ -101,9 +103,7 @@ def windows(run: list[Span], window_chars: int) -> list[list[Span]]:
 
 
 def split(document: Document, window_chars: int) -> list[Passage]:
-    doc_hash = hashlib.sha1(
-        "\x1f".join([document.text, document.title, document.date or ""]).encode()
-    ).hexdigest()[:16]
+    doc_hash = document_hash(document, window_chars)
     passages: list[Passage] = []
     for run in indexable_sentences(document):
         for window in windows(run, window_chars):
@@ -125,6 +125,12 @@ def split(document: Document, window_chars: int) -> list[Passage]:
                 )
             )
     return passages
+
+
+def document_hash(document: Document, window_chars: int) -> str:
+    """Changes when the document or the way it is split changes."""
+    key = "\x1f".join([document.text, document.title, document.date or "", str(window_chars), SPLITTER_VERSION])
+    return hashlib.sha1(key.encode()).hexdigest()[:16]
 
 
 def _digest_paragraphs(text: str, paras: list[Span]) -> set[int]:

@@ -53,19 +53,35 @@ def reachable(settings: Settings) -> Iterator[None]:
                 "start it (chroma run --path DIR --port PORT) or unset CHROMA_HOST to use the "
                 "embedded store"
             ) from exc
+        status = _http_status(exc) if settings.server_mode else None
+        if status is not None:
+            raise StoreUnavailable(
+                f"{settings.chroma_host}:{settings.chroma_port} did not answer as a Chroma server "
+                f"(HTTP {status}); check CHROMA_HOST and CHROMA_PORT"
+            ) from exc
         raise
+
+
+def _causes(exc: BaseException | None) -> Iterator[BaseException]:
+    while exc is not None:
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def _http_status(exc: BaseException) -> int | None:
+    """The HTTP status behind an error from something that is not (or not quite) Chroma."""
+    import httpx
+
+    return next((e.response.status_code for e in _causes(exc) if isinstance(e, httpx.HTTPStatusError)), None)
 
 
 def _looks_like_connection_error(exc: BaseException) -> bool:
     import httpx
 
-    while exc is not None:
-        if isinstance(exc, (httpx.TransportError, ConnectionError, TimeoutError)):
-            return True
-        if "connect" in str(exc).lower():
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
+    return any(
+        isinstance(e, (httpx.TransportError, ConnectionError, TimeoutError)) or "connect" in str(e).lower()
+        for e in _causes(exc)
+    )
 
 
 def open_client(settings: Settings):
@@ -79,8 +95,17 @@ def open_client(settings: Settings):
             )
             client.heartbeat()
             return client
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise QAError(f"cannot use data directory {settings.data_dir}: {exc.strerror or exc}; set QA_DATA_DIR or --data-dir") from exc
         return chromadb.PersistentClient(path=str(settings.data_dir / "chroma"), settings=chroma_settings)
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    doc_hash: str
+    dup_passages: int  # passages not stored because another document holds the same text
 
 
 @dataclass(frozen=True)
@@ -143,9 +168,12 @@ class CorpusStore:
         with reachable(self.settings):
             return self.passages.count()
 
-    def documents(self) -> dict[str, str]:
-        """source -> doc_hash for every document with passages in this corpus."""
-        return {meta["source"]: meta["doc_hash"] for _, _, meta in self.iter_passages(with_text=False)}
+    def documents(self) -> dict[str, StoredDocument]:
+        """Every document with passages in this corpus, by source."""
+        return {
+            meta["source"]: StoredDocument(meta["doc_hash"], int(meta.get("dup_passages", 0)))
+            for _, _, meta in self.iter_passages(with_text=False)
+        }
 
     def iter_passages(self, with_text: bool = True) -> Iterator[tuple[str, str | None, dict]]:
         include = ["metadatas", "documents"] if with_text else ["metadatas"]
@@ -190,7 +218,7 @@ class CorpusStore:
         return found
 
     def replace_document(self, source: str, passages: list[Passage], content_hashes: list[str],
-                         sentence_vecs: dict[str, np.ndarray]) -> None:
+                         sentence_vecs: dict[str, np.ndarray], dup_passages: int = 0) -> None:
         """Write the document's new passages first, then drop its stale ones, so a crash in
         between leaves the old or the new version answerable, never neither.
 
@@ -217,7 +245,7 @@ class CorpusStore:
                     ids=[p.id for p in batch],
                     embeddings=np.stack([_mean_vector(p, sentence_vecs) for p in batch]),
                     documents=[p.text for p in batch],
-                    metadatas=[_metadata(p, h) for p, h in zip(batch, content_hashes[i : i + PAGE])],
+                    metadatas=[_metadata(p, h, dup_passages) for p, h in zip(batch, content_hashes[i : i + PAGE])],
                 )
             self._delete_stale(source, {p.id for p in passages}, set(sent_ids))
 
@@ -254,8 +282,9 @@ def passage_sentence_text(passage: Passage, span: Span) -> str:
     return passage.text[span.start - passage.start : span.end - passage.start]
 
 
-def _metadata(passage: Passage, content_hash: str) -> dict:
+def _metadata(passage: Passage, content_hash: str, dup_passages: int) -> dict:
     meta = {
+        "dup_passages": dup_passages,
         "source": passage.source,
         "title": passage.title,
         "start": passage.start,

@@ -17,7 +17,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SEED_CORPUS = ROOT / "corpus"
 SEED_FILE = SEED_CORPUS / "wallace-shoigu-2022-02-11.txt"
-EVAL_DIR = ROOT.parent / "shared" / "eval"
+EVAL_DIR = Path(os.environ.get("QA_EVAL_DIR") or ROOT.parent / "shared" / "eval")
+if not (EVAL_DIR / "seed_dev.jsonl").is_file():
+    raise RuntimeError(f"evaluation data not found in {EVAL_DIR}: the tests expect ../shared/eval beside the "
+                       "checkout (or set QA_EVAL_DIR)")
 SHOIGU_SENTENCE = "Shoigu asked Wallace to explain why the UK has deployed its special forces troops in Ukraine"
 
 
@@ -25,7 +28,7 @@ SHOIGU_SENTENCE = "Shoigu asked Wallace to explain why the UK has deployed its s
 def isolated(tmp_path, monkeypatch):
     """Storage in a temp folder, no inherited configuration, and no .env from the checkout."""
     for name in list(os.environ):
-        if name.startswith(("QA_", "CHROMA_")):
+        if name.startswith(("QA_", "CHROMA_", "SLACK_")) and name != "QA_TEST_CHROMA_PORT" and name != "QA_EVAL_DIR":
             monkeypatch.delenv(name)
     monkeypatch.setenv("QA_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

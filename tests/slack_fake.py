@@ -30,7 +30,7 @@ class Call:
 class FakeSlack:
     def __init__(self):
         self.calls: list[Call] = []
-        self.scripts: dict[str, list[tuple[int, dict, dict]]] = {}
+        self.scripts: dict[tuple[str, str | None], list[tuple[int, dict, dict]]] = {}
         self._ts = itertools.count(1)
         self._lock = threading.Lock()
         fake = self
@@ -65,14 +65,15 @@ class FakeSlack:
     def response_url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.port}/response/{name}"
 
-    def script(self, method: str, *responses: tuple[int, dict, dict]) -> None:
-        """Next responses for `method`: (status, headers, body), used once each."""
-        self.scripts.setdefault(method, []).extend(responses)
+    def script(self, method: str, channel: str, *responses: tuple[int, dict, dict]) -> None:
+        """Next responses to `method` calls for `channel`: (status, headers, body), used once each."""
+        self.scripts.setdefault((method, channel), []).extend(responses)
 
     def _respond(self, method: str, body: dict) -> tuple[int, dict, dict]:
         with self._lock:
-            if self.scripts.get(method):
-                return self.scripts[method].pop(0)
+            scripted = self.scripts.get((method, body.get("channel")))
+            if scripted:
+                return scripted.pop(0)
         if method == "auth.test":
             return 200, {}, {"ok": True, "user_id": BOT_USER, "bot_id": BOT_ID, "team_id": TEAM, "user": "qa", "team": "Test"}
         if method == "chat.postMessage":

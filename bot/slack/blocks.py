@@ -23,11 +23,15 @@ def quote_block(quote: str) -> str:
 
 
 def citation_context(citation: Citation) -> str:
-    parts = [f"*{escape(citation.title)}*"]
+    parts = [f"*{escape(_clip(citation.title, 300))}*"]
     if citation.date:
-        parts.append(citation.date)
-    parts.append(f"{escape(citation.source)}, characters {citation.start}-{citation.end}")
+        parts.append(escape(citation.date))
+    parts.append(f"{escape(_clip(citation.source, 1000))}, characters {citation.start}-{citation.end}")
     return " · ".join(parts)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def fallback_text(answer: Answer) -> str:

@@ -34,10 +34,15 @@ class Reply:
     extra: dict = field(default_factory=dict)
 
 
-def strip_mentions(text: str, bot_user_id: str | None) -> str:
-    """The question without the bot's own @-mention."""
+def plain_question(text: str, bot_user_id: str | None) -> str:
+    """Slack's message markup as the plain text the user typed: without the bot's own
+    @-mention, links and mentions as their labels, and Slack's &amp; &lt; &gt; unescaped
+    (they are escaped again, once, on the way out)."""
     if bot_user_id:
         text = re.sub(rf"<@{re.escape(bot_user_id)}(\|[^>]*)?>", " ", text)
+    text = re.sub(r"<[@#!]?[^<>|]*\|([^<>]*)>", r"\1", text)  # <url|label>, <#C1|general>
+    text = re.sub(r"<([@#!]?[^<>]*)>", r"\1", text)  # <url>, <@U123>
+    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
     return " ".join(text.split())
 
 

@@ -3,11 +3,13 @@ Socket Mode. Everything slow (model, corpus indexes) is loaded once, before serv
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
-from slack_bolt import App
+from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.adapter.asgi import SlackRequestHandler
+from slack_bolt.adapter.asgi.http_request import AsgiHttpRequest
 
 from retrieval.chain import Engine
 from retrieval.errors import QAError
@@ -17,26 +19,48 @@ from .app import create_app
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1_000_000  # Slack payloads are a few KB; anything far larger is refused
+HEALTH_TIMEOUT = 3.0
+
+
+class ThreadedSlackRequestHandler(SlackRequestHandler):
+    """Bolt's ASGI adapter runs the (synchronous) app on the event loop; run it in a worker
+    thread instead, so a slow moment in one request never delays another's acknowledgement."""
+
+    async def dispatch(self, request: AsgiHttpRequest) -> BoltResponse:
+        bolt_request = BoltRequest(body=await request.get_raw_body(), query=request.query_string,
+                                   headers=request.get_headers())
+        return await asyncio.to_thread(self.app.dispatch, bolt_request)
 
 
 def asgi_app(app: App, engine: Engine):
     """Bolt at /slack/events, plus GET /health (200 when the store answers, else 503)."""
-    bolt = SlackRequestHandler(app)
+    bolt = ThreadedSlackRequestHandler(app)
 
     async def application(scope, receive, send):
-        if scope["type"] == "http" and scope["path"] == "/health":
+        if scope["type"] != "http":
+            await bolt(scope, receive, send)  # lifespan
+            return
+        if scope["path"] == "/health":
             try:
-                engine.client.heartbeat()
+                await asyncio.wait_for(asyncio.to_thread(lambda: engine.client.heartbeat()), HEALTH_TIMEOUT)
                 status, body = 200, {"status": "ok"}
-            except Exception as exc:  # the store is down: say so, keep serving
+            except Exception as exc:  # the store is down or slow: say so, keep serving
                 status, body = 503, {"status": "unavailable", "error": type(exc).__name__}
             await _send(send, status, json.dumps(body).encode(), "application/json")
             return
-        if scope["type"] == "http":
-            length = dict(scope.get("headers") or []).get(b"content-length")
-            if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-                await _send(send, 413, b"request body too large", "text/plain")
-                return
+        body = await _read_body(receive)
+        if body is None:
+            await _send(send, 413, b"request body too large", "text/plain")
+            return
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
         started = False
 
         async def tracked_send(message):
@@ -45,13 +69,29 @@ def asgi_app(app: App, engine: Engine):
             await send(message)
 
         try:
-            await bolt(scope, receive, tracked_send)
+            await bolt(scope, replay, tracked_send)
         except Exception:  # a body Bolt cannot parse (malformed JSON, bad form data)
             log.warning("unparseable request to %s refused", scope.get("path"), exc_info=True)
             if not started:
                 await _send(send, 400, b"malformed request", "text/plain")
 
     return application
+
+
+async def _read_body(receive) -> bytes | None:
+    """The whole request body, or None past MAX_BODY_BYTES (however it is sent)."""
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return b""
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
 
 
 async def _send(send, status: int, body: bytes, content_type: str) -> None:

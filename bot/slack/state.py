@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from retrieval.errors import QAError
 from retrieval.types import Answer, Turn
 
 SCHEMA = """
@@ -43,8 +44,11 @@ class FeedbackSummary:
 
 class SlackState:
     def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+        except (OSError, sqlite3.Error) as exc:
+            raise QAError(f"cannot open {path}: {exc}; set QA_DATA_DIR or --data-dir") from exc
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(SCHEMA)
         self._lock = threading.Lock()

@@ -132,3 +132,43 @@ def test_the_installed_qa_command_runs_the_readme_main_job(tmp_path):
                          capture_output=True, text=True, cwd=tmp_path)
     assert "Shoigu asked Wallace to explain" in out.stdout and "2022-02-11" in out.stdout
     assert out.stderr == ""
+
+
+def test_a_host_that_is_not_chroma_is_one_line(monkeypatch):
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+    import threading
+
+    class NotChroma(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_error(404)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), NotChroma)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("CHROMA_HOST", "127.0.0.1")
+        monkeypatch.setenv("CHROMA_PORT", str(server.server_address[1]))
+        result = CliRunner().invoke(cli, ["ask", "What did Shoigu ask Wallace?"])
+    finally:
+        server.shutdown()
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"Error: 127.0.0.1:{server.server_address[1]} did not answer as a Chroma server (HTTP 404); check CHROMA_HOST and CHROMA_PORT"]
+
+
+@pytest.mark.parametrize("command", [["ask", "hi"], ["feedback"], ["corpora"]])
+def test_a_data_dir_that_cannot_be_created_is_one_line(tmp_path, monkeypatch, command):
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("QA_DATA_DIR", str(tmp_path / "file" / "data"))
+    result = CliRunner().invoke(cli, command)
+    assert result.exit_code == 1 and "Not a directory" in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("line, message", [('{"question": 5}', 'a "question" string'), ("[1, 2]", 'a "question" string')])
+def test_a_bad_batch_line_is_named(tmp_path, line, message):
+    (tmp_path / "b.jsonl").write_text(line + "\n")
+    result = CliRunner().invoke(cli, ["ask", "--batch", str(tmp_path / "b.jsonl")])
+    assert result.exit_code == 2 and "line 1" in result.output and message in result.output

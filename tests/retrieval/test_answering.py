@@ -9,7 +9,7 @@ from retrieval.errors import CorpusNotFound, UsageError
 from retrieval.evaluation import contains_answer, evaluate, load_questions
 from retrieval.ingest import ingest
 from retrieval.types import Answer
-from tests.conftest import EVAL_DIR, SEED_CORPUS, SEED_FILE
+from tests.conftest import EVAL_DIR, SEED_CORPUS, SEED_FILE, SHOIGU_SENTENCE as SHOIGU_SENTENCE_START
 
 pytestmark = pytest.mark.integration
 
@@ -82,3 +82,22 @@ def test_contains_answer_follows_squad_normalisation():
     assert contains_answer("The Normans were in France.", ["normans"])
     assert contains_answer("It cost $5, roughly.", ["$5"])
     assert not contains_answer("Nothing here.", ["Normans"])
+
+
+def test_a_running_engine_survives_its_corpus_being_removed_and_re_ingested(settings, engine):
+    from retrieval.store import open_client, remove_corpus
+
+    assert not engine.answer("What did Shoigu ask Wallace?").abstained
+    remove_corpus(open_client(settings), settings, "default")
+    ingest([str(SEED_CORPUS)], "default", settings)
+    assert SHOIGU_SENTENCE_START in engine.answer("What did Shoigu ask Wallace?").citations[0].quote
+
+
+def test_many_first_questions_at_once_on_a_cold_engine(settings):
+    from concurrent.futures import ThreadPoolExecutor
+
+    ingest([str(SEED_CORPUS)], "default", settings)
+    cold = Engine(settings)
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(lambda _: cold.answer("What did Shoigu ask Wallace?"), range(16)))
+    assert all(SHOIGU_SENTENCE_START in a.citations[0].quote for a in answers)

@@ -82,3 +82,63 @@ def test_querying_with_another_embedding_model_is_a_clear_error(settings, seed_c
     store_args = (open_client(settings), settings, "default")
     with pytest.raises(QAError, match="was embedded with 'sentence-transformers/all-MiniLM-L6-v2'"):
         CorpusStore(*store_args, embed_model="some/other-model")
+
+
+def test_a_file_that_loses_its_text_loses_its_passages(settings, tmp_path):
+    docs = tmp_path / "d"
+    docs.mkdir()
+    (docs / "a.txt").write_text("The canteen serves lentil soup on Fridays.")
+    (docs / "b.txt").write_text("The library opens at eight every weekday.")
+    ingest([str(docs)], "default", settings)
+    (docs / "a.txt").write_text("date 2024-01-01\n")
+    report = ingest([str(docs)], "default", settings)
+    assert report.removed == [str(docs / "a.txt")]
+    answer = Engine(settings).answer("What does the canteen serve on Fridays?")
+    assert all("lentil" not in c.quote for c in answer.citations)
+
+
+def test_an_unreadable_file_is_kept_as_it_was_even_with_prune(settings, tmp_path):
+    docs = tmp_path / "d"
+    docs.mkdir()
+    (docs / "a.txt").write_text("The canteen serves lentil soup on Fridays.")
+    ingest([str(docs)], "default", settings)
+    (docs / "a.txt").write_bytes(b"\x00\x01 now binary")
+    report = ingest([str(docs)], "default", settings, prune=True)
+    assert report.removed == [] and report.skipped[0]["reason"] == "binary file, not text"
+    assert counts(settings)[2] == 1
+
+
+def test_text_deferred_to_a_document_that_goes_away_comes_back(settings, tmp_path):
+    docs = tmp_path / "d"
+    docs.mkdir()
+    shared = "The alpha clause sets the notice period at ninety days."
+    (docs / "a.txt").write_text(shared)
+    long_sentence = "The beta clause covers remote work allowances, " + "including equipment, " * 30 + "and travel."
+    (docs / "b.txt").write_text(shared + "\n\n" + long_sentence)  # its first window is a's whole text
+    first = ingest([str(docs)], "default", settings)
+    assert first.duplicate_passages == 1
+    (docs / "a.txt").unlink()
+    report = ingest([str(docs)], "default", settings, prune=True)
+    assert report.removed == [str(docs / "a.txt")] and report.updated == [str(docs / "b.txt")]
+    answer = Engine(settings).answer("What is the notice period in the alpha clause?")
+    assert "ninety days" in answer.citations[0].quote and answer.citations[0].source == str(docs / "b.txt")
+
+
+def test_a_new_passage_size_re_splits_on_the_next_ingest(settings, seed_copy):
+    ingest([str(seed_copy)], "default", settings)
+    before = counts(settings)[0]
+    smaller = settings.model_copy(update={"window_chars": 200})
+    report = ingest([str(seed_copy)], "default", smaller)
+    assert report.updated and counts(smaller)[0] > before
+
+
+def test_prune_drops_articles_gone_from_a_data_set_file(settings, tmp_path):
+    import json
+
+    path = tmp_path / "set.json"
+    article = lambda title, text: {"title": title, "paragraphs": [{"context": text}]}  # noqa: E731
+    path.write_text(json.dumps({"data": [article("One", "First article text."), article("Two", "Second article text.")]}))
+    ingest([str(path)], "default", settings)
+    path.write_text(json.dumps({"data": [article("One", "First article text.")]}))
+    report = ingest([str(path)], "default", settings, prune=True)
+    assert report.removed == [f"{path}#Two"] and report.unchanged == [f"{path}#One"]

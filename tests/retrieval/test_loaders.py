@@ -53,6 +53,30 @@ def test_pdf_text_is_extracted(tmp_path):
     assert doc.title == "memo"
 
 
+def test_an_empty_file_loads_as_an_empty_document(tmp_path):
+    (tmp_path / "empty.txt").write_text("   \n")
+    [doc] = loaded(tmp_path / "empty.txt")
+    assert doc.text.strip() == ""  # ingest decides: nothing to index, and old passages go
+
+
+def test_a_sidecar_date_must_be_an_iso_date(tmp_path):
+    (tmp_path / "a.txt").write_text("Some text.")
+    (tmp_path / "a.txt.meta.json").write_text('{"date": "<!channel> soon"}')
+    [item] = loaded(tmp_path / "a.txt")
+    assert isinstance(item, Skipped) and "YYYY-MM-DD" in item.reason
+
+
+def test_squad_articles_with_the_same_title_stay_two_documents(tmp_path):
+    article = {"title": "Same", "paragraphs": [{"context": "Text."}]}
+    (tmp_path / "set.json").write_text(json.dumps({"data": [article, article]}))
+    assert [d.source.rsplit("#", 1)[1] for d in loaded(tmp_path / "set.json")] == ["Same", "Same-2"]
+
+
+def test_a_file_named_twice_by_two_spellings_is_loaded_once(tmp_path):
+    (tmp_path / "a.txt").write_text("Text.")
+    assert len(expand_paths([tmp_path / "a.txt", tmp_path / "." / "a.txt", tmp_path])) == 1
+
+
 def test_squad_json_gives_one_document_per_article(tmp_path):
     data = {"data": [{"title": "Some_Topic", "paragraphs": [{"context": "First paragraph."}, {"context": "Second."}]}]}
     (tmp_path / "set.json").write_text(json.dumps(data))
@@ -67,7 +91,6 @@ def test_squad_json_gives_one_document_per_article(tmp_path):
     [
         ("blob.txt", b"\x00\x01\x02binary", "binary"),
         ("latin1.txt", "café au lait".encode("latin-1"), "not UTF-8"),
-        ("empty.txt", b"   \n", "no text"),
         ("image.png", b"\x89PNG", "unsupported file type"),
         ("broken.pdf", b"%PDF-1.4 not really", "unreadable PDF"),
         ("other.json", b'{"a": 1}', "not a SQuAD"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from slack_bolt import App, Assistant, Say, SetStatus, SetSuggestedPrompts
 
-from ...replies import Replier
+from ...replies import Replier, plain_question
 
 GREETING = "Hi! Ask me anything about the documents I index; I answer with quotes and their sources."
 STATUS = "searching the corpus..."
@@ -24,7 +24,7 @@ def register(app: App, replier: Replier) -> None:
     @assistant.user_message
     def on_user_message(payload: dict, say: Say, set_status: SetStatus) -> None:
         set_status(STATUS)
-        reply = replier.reply(payload.get("text", ""), payload["channel"], payload["thread_ts"])
+        reply = replier.reply(plain_question(payload.get("text", ""), None), payload["channel"], payload["thread_ts"])
         say(text=reply.text, blocks=reply.blocks)
 
     app.use(assistant)

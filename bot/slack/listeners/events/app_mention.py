@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
-from ...replies import Replier, strip_mentions
+from ...replies import Replier, plain_question
 from ...transport import post_reply, working
 
 
@@ -20,5 +20,5 @@ def handle_mention(event: dict, client: WebClient, replier: Replier, bot_user_id
         return  # edits and bot posts are not questions
     thread_ts = event.get("thread_ts") or event["ts"]
     with working(client, event["channel"], event["ts"]):
-        reply = replier.reply(strip_mentions(event.get("text", ""), bot_user_id), event["channel"], thread_ts)
+        reply = replier.reply(plain_question(event.get("text", ""), bot_user_id), event["channel"], thread_ts)
     post_reply(client, event["channel"], thread_ts, reply)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
-from ...replies import Replier, strip_mentions
+from ...replies import Replier, plain_question
 from ...transport import post_reply, working
 
 
@@ -31,5 +31,5 @@ def handle_message(event: dict, client: WebClient, replier: Replier, bot_user_id
     else:
         return
     with working(client, channel, event["ts"]):
-        reply = replier.reply(strip_mentions(text, bot_user_id), channel, target_thread)
+        reply = replier.reply(plain_question(text, bot_user_id), channel, target_thread)
     post_reply(client, channel, target_thread, reply)
