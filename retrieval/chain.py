@@ -27,7 +27,7 @@ class Engine:
     def __init__(self, settings: Settings, answer_settings: AnswerSettings | None = None):
         self.settings = settings
         self.answer_settings = answer_settings or AnswerSettings()
-        self.embeddings = SentenceEmbeddings(settings.embed_model)
+        self.embeddings = SentenceEmbeddings.from_settings(settings)
         self._client = None
         self._corpora: dict[str, tuple[HybridRetriever, ExtractiveAnswerer]] = {}
         self._lock = threading.Lock()

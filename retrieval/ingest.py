@@ -51,7 +51,7 @@ def ingest(
     progress: bool | None = None,
 ) -> IngestReport:
     expand_paths(paths)  # every path must exist before anything is written
-    embeddings = embeddings or SentenceEmbeddings(settings.embed_model)
+    embeddings = embeddings or SentenceEmbeddings.from_settings(settings)
     store = CorpusStore(open_client(settings), settings, corpus, embeddings.name, create=True)
     report = IngestReport(corpus)
     stored = store.documents()

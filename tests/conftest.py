@@ -24,13 +24,20 @@ if not (EVAL_DIR / "seed_dev.jsonl").is_file():
 SHOIGU_SENTENCE = "Shoigu asked Wallace to explain why the UK has deployed its special forces troops in Ukraine"
 
 
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory) -> Path:
+    """One ONNX export of the model for the whole session (it takes seconds to make)."""
+    return tmp_path_factory.mktemp("models")
+
+
 @pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
+def isolated(tmp_path, monkeypatch, model_cache):
     """Storage in a temp folder, no inherited configuration, and no .env from the checkout."""
     for name in list(os.environ):
         if name.startswith(("QA_", "CHROMA_", "SLACK_")) and name != "QA_TEST_CHROMA_PORT" and name != "QA_EVAL_DIR":
             monkeypatch.delenv(name)
     monkeypatch.setenv("QA_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("QA_MODEL_CACHE", str(model_cache))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.chdir(tmp_path)
     return tmp_path

@@ -72,13 +72,13 @@ def run_app(settings: Settings, engine: Engine):
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def world(tmp_path_factory, model_cache):
     root = tmp_path_factory.mktemp("slack")
     (root / "hostile").mkdir()
     (root / "hostile" / "notice.txt").write_text(HOSTILE_TEXT + "\n\nThe canteen is closed on Monday.\n")
     fake = FakeSlack()
-    settings = Settings(data_dir=root / "data", slack_api_url=fake.api_url, slack_bot_token=BOT_TOKEN,
-                        slack_signing_secret=SECRET, slack_channel_corpora="CHOSTILE=hostile")
+    settings = Settings(data_dir=root / "data", model_cache=model_cache, slack_api_url=fake.api_url,
+                        slack_bot_token=BOT_TOKEN, slack_signing_secret=SECRET, slack_channel_corpora="CHOSTILE=hostile")
     ingest([str(SEED_CORPUS)], "default", settings, progress=False)
     ingest([str(root / "hostile")], "hostile", settings, progress=False)
     engine = Engine(settings)
