@@ -69,7 +69,7 @@ def ingest(
             if item.source in stored:  # the file lost its text: so does the index
                 store.delete_document(item.source)
                 report.removed.append(item.source)
-        elif item.source in stored and stored[item.source].doc_hash == passages[0].doc_hash:
+        elif item.source in stored and stored[item.source].complete and stored[item.source].doc_hash == passages[0].doc_hash:
             report.unchanged.append(item.source)
         else:
             pending.append((item, passages))
@@ -86,7 +86,7 @@ def ingest(
     with tqdm(total=total, unit="passage", desc=f"ingest {corpus}", disable=None if progress is None else not progress) as bar:
         for document, passages in pending:
             _write(store, embeddings, document, passages, report, is_update=document.source in stored)
-            bar.update(len(passages))
+            bar.update(len(passages))  # interrupted here? the next run resumes from this document
 
     if report.removed or report.updated:
         _restore_deferred(store, embeddings, settings, stored, report, pending)
@@ -117,8 +117,10 @@ def _write(store: CorpusStore, embeddings: SentenceEmbeddings, document: Documen
         return duplicates
     kept = [p for p, _ in keep]
     texts = {sid: passage_sentence_text(p, span) for p in kept for sid, span in zip(sentence_ids(p), p.sentences)}
-    vectors = embeddings.encode(list(texts.values()))
-    store.replace_document(document.source, kept, [h for _, h in keep], dict(zip(texts, vectors)), duplicates)
+    known = store.sentence_vectors_by_text(document.source)  # from an earlier or interrupted run
+    new = list(dict.fromkeys(t for t in texts.values() if t not in known))
+    known.update(zip(new, embeddings.encode(new)))
+    store.replace_document(document.source, kept, [h for _, h in keep], {sid: known[t] for sid, t in texts.items()}, duplicates)
     (report.updated if is_update else report.added).append(document.source)
     report.passages_written += len(keep)
     return duplicates

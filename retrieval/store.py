@@ -106,6 +106,7 @@ def open_client(settings: Settings):
 class StoredDocument:
     doc_hash: str
     dup_passages: int  # passages not stored because another document holds the same text
+    complete: bool = True
 
 
 @dataclass(frozen=True)
@@ -169,11 +170,36 @@ class CorpusStore:
             return self.passages.count()
 
     def documents(self) -> dict[str, StoredDocument]:
-        """Every document with passages in this corpus, by source."""
+        """Every document with passages in this corpus, by source. A document whose write
+        was interrupted (passages of two versions, or fewer than it should have) is marked
+        incomplete, so the next ingest finishes it."""
+        hashes: dict[str, set[str]] = {}
+        counts: dict[str, int] = {}
+        expected: dict[str, int] = {}
+        dups: dict[str, int] = {}
+        for _, _, meta in self.iter_passages(with_text=False):
+            source = meta["source"]
+            hashes.setdefault(source, set()).add(meta["doc_hash"])
+            counts[source] = counts.get(source, 0) + 1
+            expected[source] = int(meta.get("doc_passages", -1))
+            dups[source] = int(meta.get("dup_passages", 0))
         return {
-            meta["source"]: StoredDocument(meta["doc_hash"], int(meta.get("dup_passages", 0)))
-            for _, _, meta in self.iter_passages(with_text=False)
+            source: StoredDocument(
+                next(iter(h)) if len(h) == 1 else "incomplete",
+                dups[source],
+                complete=len(h) == 1 and counts[source] == expected[source],
+            )
+            for source, h in hashes.items()
         }
+
+    def sentence_vectors_by_text(self, source: str) -> dict[str, np.ndarray]:
+        """The vectors already stored for a document's sentences, by sentence text: an update
+        or a resumed ingest re-embeds only what is new."""
+        with reachable(self.settings):
+            page = self.sentences.get(where={"source": source}, include=["documents", "embeddings"])
+        if not page["ids"]:
+            return {}
+        return dict(zip(page["documents"], np.asarray(page["embeddings"], dtype=np.float32)))
 
     def iter_passages(self, with_text: bool = True) -> Iterator[tuple[str, str | None, dict]]:
         include = ["metadatas", "documents"] if with_text else ["metadatas"]
@@ -245,7 +271,7 @@ class CorpusStore:
                     ids=[p.id for p in batch],
                     embeddings=np.stack([_mean_vector(p, sentence_vecs) for p in batch]),
                     documents=[p.text for p in batch],
-                    metadatas=[_metadata(p, h, dup_passages) for p, h in zip(batch, content_hashes[i : i + PAGE])],
+                    metadatas=[_metadata(p, h, dup_passages, len(passages)) for p, h in zip(batch, content_hashes[i : i + PAGE])],
                 )
             self._delete_stale(source, {p.id for p in passages}, set(sent_ids))
 
@@ -282,9 +308,10 @@ def passage_sentence_text(passage: Passage, span: Span) -> str:
     return passage.text[span.start - passage.start : span.end - passage.start]
 
 
-def _metadata(passage: Passage, content_hash: str, dup_passages: int) -> dict:
+def _metadata(passage: Passage, content_hash: str, dup_passages: int, doc_passages: int) -> dict:
     meta = {
         "dup_passages": dup_passages,
+        "doc_passages": doc_passages,
         "source": passage.source,
         "title": passage.title,
         "start": passage.start,

@@ -6,6 +6,7 @@ import shutil
 import pytest
 
 from retrieval.chain import Engine
+from retrieval.embeddings import SentenceEmbeddings
 from retrieval.errors import QAError
 from retrieval.ingest import ingest
 from retrieval.store import CorpusStore, open_client
@@ -142,3 +143,56 @@ def test_prune_drops_articles_gone_from_a_data_set_file(settings, tmp_path):
     path.write_text(json.dumps({"data": [article("One", "First article text.")]}))
     report = ingest([str(path)], "default", settings, prune=True)
     assert report.removed == [f"{path}#Two"] and report.unchanged == [f"{path}#One"]
+
+
+class CountingEmbeddings(SentenceEmbeddings):
+    """The real model, counting what it is asked to encode; optionally interrupted (Ctrl-C)
+    on the n-th call."""
+
+    def __init__(self, interrupt_on_call: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.calls, self.texts, self.interrupt_on_call = 0, [], interrupt_on_call
+
+    def encode(self, texts):
+        self.calls += 1
+        if self.calls == self.interrupt_on_call:
+            raise KeyboardInterrupt
+        self.texts.extend(texts)
+        return super().encode(texts)
+
+
+def three_documents(tmp_path):
+    docs = tmp_path / "many"
+    docs.mkdir()
+    for name, topic in [("a", "canteen"), ("b", "library"), ("c", "parking")]:
+        (docs / f"{name}.txt").write_text(
+            f"The {topic} opens at eight. The {topic} closes at six on weekdays.\n\nStaff run the {topic} in shifts. "
+            f"The {topic} is closed on public holidays. Questions about the {topic} go to the front desk.")
+    return docs
+
+
+def test_an_interrupted_ingest_resumes_without_re_embedding(settings, tmp_path):
+    docs = three_documents(tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        ingest([str(docs)], "default", settings, embeddings=CountingEmbeddings(interrupt_on_call=2, cache_dir=settings.model_cache_dir))
+    assert counts(settings)[2] == 1  # the first document was committed
+    resumed = CountingEmbeddings(cache_dir=settings.model_cache_dir)
+    report = ingest([str(docs)], "default", settings, embeddings=resumed)
+    assert report.unchanged == [str(docs / "a.txt")] and sorted(report.added) == [str(docs / "b.txt"), str(docs / "c.txt")]
+    assert not any("canteen" in t for t in resumed.texts)  # nothing of a.txt embedded again
+    assert counts(settings)[2] == 3
+
+
+def test_a_document_left_half_written_is_completed_from_its_stored_vectors(settings, tmp_path):
+    settings = settings.model_copy(update={"window_chars": 100})  # several passages a document
+    docs = three_documents(tmp_path)
+    ingest([str(docs)], "default", settings)
+    store = CorpusStore(open_client(settings), settings, "default", embed_model=None)
+    full = store.count()
+    some = store.passages.get(where={"source": str(docs / "b.txt")}, include=[])["ids"]
+    assert len(some) > 1
+    store.passages.delete(ids=some[:1])  # as a kill in the middle of writing b.txt would leave it
+    again = CountingEmbeddings(cache_dir=settings.model_cache_dir)
+    report = ingest([str(docs)], "default", settings, embeddings=again)
+    assert report.updated == [str(docs / "b.txt")] and again.texts == []
+    assert store.count() == full
