@@ -74,24 +74,30 @@ def ingest(
         else:
             pending.append((item, passages))
 
-    if prune:  # before writing, so that a document deferring to a pruned one gets its text back
-        for source in sorted(set(stored) - seen):
-            if any(_belongs_to(source, root) for root in paths):
-                store.delete_document(source)
-                report.removed.append(source)
+    try:
+        if pending or report.removed:
+            # Readers must not trust a lexical cache while documents change, even if this
+            # run is killed before the end.
+            store.bump_revision()
+        if prune:  # before writing, so that a document deferring to a pruned one gets its text back
+            for source in sorted(set(stored) - seen):
+                if any(_belongs_to(source, root) for root in paths):
+                    store.delete_document(source)
+                    report.removed.append(source)
 
-    from tqdm import tqdm
+        from tqdm import tqdm
 
-    total = sum(len(p) for _, p in pending)
-    with tqdm(total=total, unit="passage", desc=f"ingest {corpus}", disable=None if progress is None else not progress) as bar:
-        for document, passages in pending:
-            _write(store, embeddings, document, passages, report, is_update=document.source in stored)
-            bar.update(len(passages))  # interrupted here? the next run resumes from this document
+        total = sum(len(p) for _, p in pending)
+        with tqdm(total=total, unit="passage", desc=f"ingest {corpus}", disable=None if progress is None else not progress) as bar:
+            for document, passages in pending:
+                _write(store, embeddings, document, passages, report, is_update=document.source in stored)
+                bar.update(len(passages))  # interrupted here? the next run resumes from this document
 
-    if report.removed or report.updated:
-        _restore_deferred(store, embeddings, settings, stored, report, pending)
-    if report.changed:
-        store.bump_revision()
+        if report.removed or report.updated:
+            _restore_deferred(store, embeddings, settings, stored, report, pending)
+    finally:  # also after Ctrl-C: what was written is searchable
+        if report.changed:
+            store.bump_revision()
     return report
 
 

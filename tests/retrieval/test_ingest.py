@@ -175,7 +175,8 @@ def test_an_interrupted_ingest_resumes_without_re_embedding(settings, tmp_path):
     docs = three_documents(tmp_path)
     with pytest.raises(KeyboardInterrupt):
         ingest([str(docs)], "default", settings, embeddings=CountingEmbeddings(interrupt_on_call=2, cache_dir=settings.model_cache_dir))
-    assert counts(settings)[2] == 1  # the first document was committed
+    assert counts(settings)[2] == 1  # the first document was committed, and can be found
+    assert "canteen" in Engine(settings).answer("When does the canteen open?").citations[0].quote
     resumed = CountingEmbeddings(cache_dir=settings.model_cache_dir)
     report = ingest([str(docs)], "default", settings, embeddings=resumed)
     assert report.unchanged == [str(docs / "a.txt")] and sorted(report.added) == [str(docs / "b.txt"), str(docs / "c.txt")]
