@@ -19,6 +19,7 @@ from .errors import QAError
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 _ALIASES = {"", "all-MiniLM-L6-v2", DEFAULT_MODEL}
+ONNX_MAX_TEXTS = 8
 
 
 def model_id(name: str) -> str:
@@ -71,7 +72,9 @@ class SentenceEmbeddings(Embeddings):
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
-        fast = self._onnx()
+        # A few texts (a question): the ONNX export, which loads in well under a second. Bulk
+        # (ingest): torch, which measured 1.5x faster here and far lighter on memory.
+        fast = self._onnx() if len(texts) <= ONNX_MAX_TEXTS else None
         if fast is not None:
             return fast.encode(list(texts), self.batch_size)
         return self.model.encode(

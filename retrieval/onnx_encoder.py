@@ -38,6 +38,7 @@ class OnnxEncoder:
         self.tokenizer.enable_padding()
         options = ort.SessionOptions()
         options.log_severity_level = 3
+        options.enable_cpu_mem_arena = False  # shapes vary per batch: an arena only grows
         self.session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
 
     @classmethod
@@ -54,9 +55,12 @@ class OnnxEncoder:
             return None
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        # Batches of similar length waste little on padding (as sentence-transformers does).
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        ordered = [texts[i] for i in order]
         out = []
-        for i in range(0, len(texts), batch_size):
-            encodings = self.tokenizer.encode_batch(texts[i : i + batch_size])
+        for i in range(0, len(ordered), batch_size):
+            encodings = self.tokenizer.encode_batch(ordered[i : i + batch_size])
             feed = {
                 "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
                 "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
@@ -64,7 +68,11 @@ class OnnxEncoder:
             }
             hidden = self.session.run(None, {k: feed[k] for k in self.meta["inputs"]})[0]
             out.append(_pool(hidden, feed["attention_mask"], self.meta["pooling"], self.meta["normalize"]))
-        return np.concatenate(out).astype(np.float32) if out else np.zeros((0, self.meta["dim"]), np.float32)
+        if not out:
+            return np.zeros((0, self.meta["dim"]), np.float32)
+        vectors = np.empty((len(texts), self.meta["dim"]), np.float32)
+        vectors[order] = np.concatenate(out)
+        return vectors
 
 
 def _pool(hidden: np.ndarray, mask: np.ndarray, pooling: str, normalize: bool) -> np.ndarray:
