@@ -10,6 +10,7 @@ import json
 import threading
 import time
 import urllib.parse
+import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -131,7 +132,7 @@ def event_callback(event: dict, event_id: str | None = None) -> dict:
         "api_app_id": "A0QABOT",
         "event": event,
         "type": "event_callback",
-        "event_id": event_id or f"Ev{next(_ids):08d}",
+        "event_id": event_id or f"Ev{uuid.uuid4().hex[:12].upper()}",  # unique across processes
         "event_time": int(time.time()),
         "authorizations": [{"enterprise_id": None, "team_id": TEAM, "user_id": BOT_USER, "is_bot": True,
                             "is_enterprise_install": False}],
