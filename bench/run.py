@@ -29,10 +29,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.serving import start_serve  # noqa: E402
 from bench.synthetic import build as build_synthetic  # noqa: E402
 from retrieval.chain import Engine  # noqa: E402
 from retrieval.evaluation import load_questions  # noqa: E402
-from retrieval.ingest import ingest  # noqa: E402
 from retrieval.loaders import load_paths  # noqa: E402
 from retrieval.settings import Settings  # noqa: E402
 from retrieval.splitting import split  # noqa: E402
@@ -139,16 +139,8 @@ def serve_rss(settings: Settings, questions: list[str]) -> int:
     fake, port, secret = FakeSlack(), free_port(), "bench-secret"
     env = {**qa_env(settings), "SLACK_API_URL": fake.api_url, "SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": secret,
            "QA_CORPUS": settings.corpus}
-    process = subprocess.Popen([PY, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = start_serve(env, port)
     try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.3)
         for i, q in enumerate(questions[:20]):
             body = json.dumps(event_callback(app_mention(q, f"CBENCH{i}")))
             httpx.post(f"http://127.0.0.1:{port}/slack/events", content=body, timeout=10,

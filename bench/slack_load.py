@@ -23,6 +23,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.serving import start_serve  # noqa: E402
 from tests.slack_fake import FakeSlack, app_mention, event_callback, sign  # noqa: E402
 
 SECRET, TOKEN = "load-test-signing-secret", "xoxb-load-test-token"
@@ -50,17 +51,9 @@ def main() -> None:
     env = {**os.environ, "QA_DATA_DIR": str(workdir / "data"), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT),
            "SLACK_API_URL": fake.api_url, "SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET}
     subprocess.run([sys.executable, "-m", "bot.cli", "ingest", str(ROOT / "corpus")], env=env, check=True, capture_output=True)
-    server = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                              env=env, stdout=open(workdir / "serve.log", "w"), stderr=subprocess.STDOUT)
+    server = start_serve(env, port, open(workdir / "serve.log", "w"))
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
         sent: dict[str, float] = {}
         acks: list[float] = []
         statuses: list[int] = []

@@ -5,7 +5,7 @@ import pytest
 from bench.synthetic import MARKER, build
 from retrieval.chain import Engine
 from retrieval.loaders import load_paths
-from retrieval.store import CorpusStore, open_client, passage_sentence_text
+from retrieval.store import CorpusStore, open_client
 from tests.conftest import EVAL_DIR
 
 pytestmark = pytest.mark.integration

@@ -6,9 +6,9 @@ import subprocess
 import sys
 import time
 
-import httpx
 import pytest
 
+from bench.serving import start_serve as launch_serve
 from tests.conftest import ROOT, SEED_CORPUS, SHOIGU_SENTENCE, free_port
 from tests.slack_fake import FakeSlack, app_mention, event_callback, post_signed
 
@@ -21,18 +21,7 @@ def start_serve(tmp_path, fake, port, extra_env=None):
     env = {**os.environ, "QA_DATA_DIR": str(tmp_path / "data"), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT),
            "SLACK_API_URL": fake.api_url, "SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET, **(extra_env or {})}
     subprocess.run([sys.executable, "-m", "bot.cli", "ingest", str(SEED_CORPUS)], env=env, check=True, capture_output=True)
-    log = open(tmp_path / "serve.log", "w")
-    process = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                               env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    process.kill()
-    raise AssertionError((tmp_path / "serve.log").read_text())
+    return launch_serve(env, port, open(tmp_path / "serve.log", "w"))
 
 
 def test_qa_serve_answers_a_signed_mention_and_logs_no_token(tmp_path):
