@@ -144,7 +144,6 @@ class ExtractiveAnswerer:
         )
 
 
-
 def _overlaps(candidate: Candidate, quote: list[Candidate]) -> bool:
     source = candidate.passage.metadata["source"]
     return any(
