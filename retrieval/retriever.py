@@ -37,6 +37,7 @@ class HybridRetriever(BaseRetriever):
 
     _lexical: tuple[str, LexicalIndex] | None = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _sentence_store: object = PrivateAttr(default=None)  # built once: ~7 ms a query otherwise
 
     def lexical(self) -> LexicalIndex:
         """The BM25 index for the corpus as it is now (rebuilt after an ingest)."""
@@ -77,7 +78,9 @@ class HybridRetriever(BaseRetriever):
 
     def _dense(self, vector) -> list[tuple[str, float]]:
         """Windows ranked by their most similar sentence (cosine similarity)."""
-        hits = self.store.sentence_store(self.embeddings).similarity_search_by_vector_with_relevance_scores(
+        if self._sentence_store is None:
+            self._sentence_store = self.store.sentence_store(self.embeddings)
+        hits = self._sentence_store.similarity_search_by_vector_with_relevance_scores(
             vector.tolist(), k=self.sentence_candidates
         )
         ranked: dict[str, float] = {}
