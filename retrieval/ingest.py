@@ -102,9 +102,9 @@ def ingest(
 
 
 def _write(store: CorpusStore, embeddings: SentenceEmbeddings, document: Document,
-           passages: list[Passage], report: IngestReport, is_update: bool) -> int:
+           passages: list[Passage], report: IngestReport, is_update: bool) -> bool:
     """Store the document's passages except those another document already holds; returns
-    how many passages were left out as duplicates."""
+    whether anything was written."""
     hashes = [content_hash(p.text) for p in passages]
     taken = store.duplicates_elsewhere(document.source, hashes)
     keep: list[tuple[Passage, str]] = []
@@ -120,7 +120,7 @@ def _write(store: CorpusStore, embeddings: SentenceEmbeddings, document: Documen
         if is_update:
             store.delete_document(document.source)
             report.removed.append(document.source)
-        return duplicates
+        return False
     kept = [p for p, _ in keep]
     texts = {sid: passage_sentence_text(p, span) for p in kept for sid, span in zip(sentence_ids(p), p.sentences)}
     known = store.sentence_vectors_by_text(document.source)  # from an earlier or interrupted run
@@ -129,7 +129,7 @@ def _write(store: CorpusStore, embeddings: SentenceEmbeddings, document: Documen
     store.replace_document(document.source, kept, [h for _, h in keep], {sid: known[t] for sid, t in texts.items()}, duplicates)
     (report.updated if is_update else report.added).append(document.source)
     report.passages_written += len(keep)
-    return duplicates
+    return True
 
 
 def _restore_deferred(store, embeddings, settings, stored, report, pending) -> None:
@@ -144,9 +144,7 @@ def _restore_deferred(store, embeddings, settings, stored, report, pending) -> N
         if document is None:
             continue
         report.skipped = [s for s in report.skipped if not (s["source"] == source and s["reason"] == ALL_DUPLICATES)]
-        before = len(report.added) + len(report.updated)
-        _write(store, embeddings, document, passages, report, is_update=source in stored)
-        if len(report.added) + len(report.updated) > before and source in report.unchanged:
+        if _write(store, embeddings, document, passages, report, is_update=source in stored) and source in report.unchanged:
             report.unchanged.remove(source)
 
 

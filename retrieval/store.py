@@ -3,8 +3,9 @@
 One corpus is two collections: `qa-<corpus>-passages` (the retrieval windows: text, offsets,
 metadata) and `qa-<corpus>-sentences` (one vector per sentence, searched through LangChain's
 `Chroma` vector store; a window ranks by its best sentence, which on the development set
-recalls far more than one vector per window, and the answerer picks the quote with them). Everything a second machine needs
-to answer lives in Chroma; the lexical index is rebuilt from it.
+recalls far more than one vector per window, and the answerer picks the quote with them).
+Everything a second machine needs to answer lives in Chroma; the lexical index is rebuilt
+from it.
 """
 
 from __future__ import annotations
@@ -252,9 +253,8 @@ class CorpusStore:
         """
         sentences: dict[str, tuple[str, list[str]]] = {}  # id -> (text, windows holding it)
         for passage in passages:
-            for span in passage.sentences:
-                text = passage_sentence_text(passage, span)
-                sentences.setdefault(sentence_id(source, span, text), (text, []))[1].append(passage.id)
+            for sid, span in zip(sentence_ids(passage), passage.sentences):
+                sentences.setdefault(sid, (passage_sentence_text(passage, span), []))[1].append(passage.id)
         sent_ids = list(sentences)
         with reachable(self.settings):
             for i in range(0, len(sent_ids), PAGE):
