@@ -22,7 +22,7 @@ def quote_block(quote: str) -> str:
     return "> " + body
 
 
-def citation_context(citation: Citation) -> str:
+def citationcontext_block(citation: Citation) -> str:
     parts = [f"*{escape(_clip(citation.title, 300))}*"]
     if citation.date:
         parts.append(escape(citation.date))
@@ -46,9 +46,9 @@ def answer_blocks(answer: Answer, answer_id: str | None, *, ephemeral: bool = Fa
         blocks = []
         for number, citation in enumerate(answer.citations[:3]):
             if number == 1:
-                blocks.append(_context("Also relevant:"))
+                blocks.append(context_block("Also relevant:"))
             blocks.append(_section(quote_block(citation.quote)))
-            blocks.append(_context(citation_context(citation)))
+            blocks.append(context_block(citationcontext_block(citation)))
     if answer_id is not None:
         buttons = [
             _button("Helpful", HELPFUL, answer_id),
@@ -68,7 +68,7 @@ def _section(text: str) -> dict:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
 
-def _context(text: str) -> dict:
+def context_block(text: str) -> dict:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
 
 

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from retrieval.chain import Engine
 from retrieval.errors import CorpusNotFound, UsageError
 from retrieval.settings import Settings
-from retrieval.types import Answer
 
 from .blocks import answer_blocks, escape, fallback_text, notice_blocks
 from .state import SlackState
@@ -27,11 +26,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Reply:
-    text: str
+    text: str  # notification / fallback text, already escaped
     blocks: list[dict]
-    answer: Answer | None = None
-    answer_id: str | None = None
-    extra: dict = field(default_factory=dict)
 
 
 def plain_question(text: str, bot_user_id: str | None) -> str:
@@ -71,7 +67,7 @@ class Replier:
         answer_id = self.state.save_answer(answer, corpus)
         if thread_ts:
             self.state.add_turn(channel, thread_ts, answer)
-        return Reply(fallback_text(answer), answer_blocks(answer, answer_id, ephemeral=ephemeral), answer, answer_id)
+        return Reply(fallback_text(answer), answer_blocks(answer, answer_id, ephemeral=ephemeral))
 
     def is_known_thread(self, channel: str, thread_ts: str) -> bool:
         return bool(self.state.history(channel, thread_ts))

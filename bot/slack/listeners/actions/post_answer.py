@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from ...blocks import POST_TO_CHANNEL, answer_blocks, escape, fallback_text
+from ...blocks import POST_TO_CHANNEL, answer_blocks, context_block, escape, fallback_text
 from ...replies import Replier
 
 
@@ -18,11 +18,11 @@ def register(app: App, replier: Replier) -> None:
             respond(response_type="ephemeral", replace_original=False, text="Sorry, that answer is too old to post.")
             return
         answer, _ = stored
-        blocks = [{"type": "context", "elements": [{"type": "mrkdwn", "text": f"<@{escape(body['user']['id'])}> asked: {escape(answer.question)}"}]}]
+        asker = context_block(f"<@{escape(body['user']['id'])}> asked: {escape(answer.question)}")
         client.chat_postMessage(
             channel=body["channel"]["id"],
             text=fallback_text(answer),
-            blocks=blocks + answer_blocks(answer, action["value"]),
+            blocks=[asker, *answer_blocks(answer, action["value"])],
             unfurl_links=False,
             unfurl_media=False,
         )
