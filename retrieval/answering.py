@@ -15,6 +15,7 @@ import numpy as np
 from langchain_core.documents import Document
 from pydantic import BaseModel, Field
 
+from .injection import looks_like_injection
 from .lexical import LexicalIndex, terms
 from .store import CorpusStore, sentence_id
 from .types import Answer, Citation, RetrievedPassage, Span
@@ -100,7 +101,7 @@ class ExtractiveAnswerer:
             for index, (start, end) in enumerate(meta["sentences"]):
                 text = passage.page_content[start - meta["start"] : end - meta["start"]]
                 sid = sentence_id(meta["source"], Span(start, end), text)
-                if sid in seen:
+                if sid in seen or looks_like_injection(text):  # an instruction to a bot is no answer
                     continue
                 found = set(terms(text)) & q_terms
                 candidate = Candidate(passage, rank, Span(start, end), text, 0.0, sum(weights[t] for t in found) / total, index=index)

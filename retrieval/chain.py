@@ -7,7 +7,7 @@ retriever are loaded on first use and then kept, so `qa chat` and `qa serve` ans
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableLambda
@@ -28,6 +28,7 @@ class Engine:
         self.settings = settings
         self.answer_settings = answer_settings or AnswerSettings()
         self.embeddings = SentenceEmbeddings.from_settings(settings)
+        self.llm = _llm_answerer(settings, self.embeddings) if settings.llm else None
         self._client = None
         self._corpora: dict[str, tuple[HybridRetriever, ExtractiveAnswerer]] = {}
         self._lock = threading.Lock()
@@ -81,26 +82,39 @@ class Engine:
             )
         return question
 
-    def answer(self, question: str, corpus: str | None = None, history: Sequence[Turn] = ()) -> Answer:
+    def answer(self, question: str, corpus: str | None = None, history: Sequence[Turn] = (),
+               on_draft: Callable[[str], None] | None = None) -> Answer:
         """Answer `question`; with `history` (earlier turns of a conversation) it is read as a
         follow-up: retrieval also uses the previous question, and what was already quoted is
-        not quoted again."""
+        not quoted again. With QA_LLM set, a language model writes the answer from the
+        retrieved passages (`on_draft` sees its text as it streams); the extractive answer
+        is its fallback."""
         question = self.validate(question)
         name = corpus or self.settings.corpus
         try:
-            return self._answer(question, name, history)
+            passages, lexical, answer = self._extract(question, name, history)
         except Exception as exc:
             if not _collection_gone(exc):
                 raise
             self.forget(name)  # the corpus was removed (and maybe re-ingested) under us
-            return self._answer(question, name, history)
+            passages, lexical, answer = self._extract(question, name, history)
+        if self.llm is None or not passages:
+            return answer
+        return self.llm.answer(question, passages, lexical, answer, name, history, on_draft)
 
-    def _answer(self, question: str, name: str, history: Sequence[Turn]) -> Answer:
+    def _extract(self, question: str, name: str, history: Sequence[Turn]):
         retriever, answerer = self.corpus(name)
         query = f"{history[-1].question} {question}" if history else question
         passages = retriever.invoke(query)
         exclude = [span for turn in history for span in turn.cited]
-        return answerer.answer(question, self.embeddings.query_vector(query), passages, retriever.lexical(), exclude)
+        lexical = retriever.lexical()
+        return passages, lexical, answerer.answer(question, self.embeddings.query_vector(query), passages, lexical, exclude)
+
+
+def _llm_answerer(settings: Settings, embeddings: SentenceEmbeddings):
+    from .llm_answering import LLMAnswerer  # LangChain's model loader only when QA_LLM is set
+
+    return LLMAnswerer.from_settings(settings, embeddings)
 
 
 def _collection_gone(exc: Exception) -> bool:
@@ -110,15 +124,17 @@ def _collection_gone(exc: Exception) -> bool:
 
 
 def build_chain(settings: Settings, engine: Engine | None = None) -> Runnable:
-    """A Runnable taking a question (str) or {"question", "corpus", "history"} to an Answer."""
+    """A Runnable taking a question (str) or {"question", "corpus", "history", "on_draft"}
+    to an Answer."""
     engine = engine or Engine(settings)
 
     def _prepare(value: Any) -> dict:
         if isinstance(value, str):
-            return {"question": value, "corpus": None, "history": ()}
-        return {"question": value.get("question", ""), "corpus": value.get("corpus"), "history": value.get("history", ())}
+            value = {"question": value}
+        return {"question": value.get("question", ""), "corpus": value.get("corpus"),
+                "history": value.get("history", ()), "on_draft": value.get("on_draft")}
 
     def _answer(x: dict) -> Answer:
-        return engine.answer(x["question"], x["corpus"], x["history"])
+        return engine.answer(x["question"], x["corpus"], x["history"], x["on_draft"])
 
     return (RunnableLambda(_prepare) | RunnableLambda(_answer)).with_config(run_name="cited_answer")

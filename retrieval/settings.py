@@ -29,6 +29,13 @@ class Settings(BaseSettings):
     window_chars: int = Field(600, alias="QA_WINDOW_CHARS", ge=100, le=5000, description="Target size of a retrieval passage (whole sentences).")
     max_citations: int = Field(3, alias="QA_MAX_CITATIONS", ge=1, le=3, description="Citations shown with an answer.")
 
+    # Optional LLM answers (issue: any LangChain chat model; quotes verified). Unset: extractive.
+    llm: str = Field("", alias="QA_LLM", description="Chat model as provider:model (e.g. openai:gpt-4o-mini, ollama:llama3.2); empty: extractive answers.")
+    llm_base_url: str | None = Field(None, alias="QA_LLM_BASE_URL", description="Base URL of the model's API (an OpenAI-compatible server, Ollama...); OPENAI_BASE_URL also works for openai.")
+    llm_api_key: SecretStr | None = Field(None, alias="QA_LLM_API_KEY", description="API key for the model; unset: the provider's own variable (OPENAI_API_KEY...).")
+    llm_timeout: float = Field(30.0, alias="QA_LLM_TIMEOUT", gt=0, le=600, description="Seconds to wait for the model's whole answer before answering extractively.")
+    llm_max_retries: int = Field(2, alias="QA_LLM_MAX_RETRIES", ge=0, le=10, description="Retries after a 429 or 5xx from the model's API.")
+
     # Slack (qa serve). Tokens are SecretStr so they never show up in a repr or a log line.
     slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN", description="Bot token (xoxb-...).")
     slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET", description="Verifies HTTP requests from Slack.")
@@ -44,6 +51,15 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value or None
+
+    @field_validator("llm")
+    @classmethod
+    def _provider_and_model(cls, value: str) -> str:
+        value = value.strip()
+        provider, _, model = value.partition(":")
+        if value and not (provider.strip() and model.strip()):
+            raise ValueError(f"expected provider:model, e.g. openai:gpt-4o-mini or ollama:llama3.2, got '{value}'")
+        return value
 
     @field_validator("slack_channel_corpora")
     @classmethod

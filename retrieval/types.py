@@ -68,13 +68,25 @@ class Turn:
     cited: tuple[tuple[str, int, int], ...] = ()  # (source, start, end)
 
 
+@dataclass(frozen=True)
+class DroppedQuote:
+    """A quote a language model offered that failed verification; never shown as a quote."""
+
+    passage: str  # the passage id the model cited, as it wrote it
+    quote: str
+    reason: str
+
+
 @dataclass
 class Answer:
     question: str
-    answer: str
+    answer: str  # extractive: the first quote; llm: the model's text, citing [1], [2]...
     abstained: bool
     citations: list[Citation] = field(default_factory=list)
     passages: list[RetrievedPassage] = field(default_factory=list)
+    mode: str = "extractive"  # or "llm"
+    dropped_quotes: list[DroppedQuote] = field(default_factory=list)
+    note: str | None = None  # why an LLM answer fell back to the extractive one
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -87,4 +99,7 @@ class Answer:
             abstained=data["abstained"],
             citations=[Citation(**c) for c in data["citations"]],
             passages=[RetrievedPassage(**p) for p in data["passages"]],
+            mode=data.get("mode", "extractive"),
+            dropped_quotes=[DroppedQuote(**d) for d in data.get("dropped_quotes", [])],
+            note=data.get("note"),
         )

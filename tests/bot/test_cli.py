@@ -40,7 +40,8 @@ def test_ask_prints_the_quote_and_its_source(ingested):
 
 def test_ask_json_schema(ingested):
     out = json.loads(qa("ask", "What did Shoigu ask Wallace?", "--json").output)
-    assert set(out) == {"question", "answer", "abstained", "citations", "passages"}
+    assert set(out) == {"question", "answer", "abstained", "citations", "passages", "mode", "dropped_quotes", "note"}
+    assert out["mode"] == "extractive" and out["dropped_quotes"] == [] and out["note"] is None
     assert set(out["citations"][0]) == {"corpus", "source", "title", "date", "start", "end", "quote", "score"}
     assert set(out["passages"][0]) == {"source", "start", "end", "text", "score"}
     assert out["citations"][0]["source"] == str(SEED_CORPUS / "wallace-shoigu-2022-02-11.txt")

@@ -1,0 +1,247 @@
+"""LLM answers that cannot misquote.
+
+The model reads the retrieved passages (numbered P1..Pk, fenced as data) and replies with
+quotes and a short answer. Every quote is then checked, and only checked quotes are shown:
+- it cites a passage that was retrieved for this question;
+- it occurs in that passage verbatim (`quotes.locate`), and is shown as the document's own
+  text at exact offsets, never as the model typed it;
+- it is at least a few words, is not an instruction aimed at an AI, and is relevant to
+  the question (the same cosine + term-coverage measure the extractive answerer uses).
+The answer text must follow from the checked quotes (`min_support`). Whenever no checked
+quote remains, or the model fails in any way, the reply is the extractive answer with a
+short note saying why.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from langchain_core.documents import Document
+from pydantic import BaseModel, Field
+
+from .embeddings import SentenceEmbeddings
+from .injection import looks_like_injection
+from .lexical import LexicalIndex, terms
+from .llm import ModelFailed, chat_model, stream_structured, structured
+from .prompts import answer_prompt, passage_id, prompt_values
+from .quotes import locate, words
+from .settings import Settings
+from .types import Answer, Citation, DroppedQuote, Turn
+
+log = logging.getLogger(__name__)
+
+NOT_RETRIEVED = "cites a passage that was not retrieved for this question"
+NOT_VERBATIM = "not found word for word in the cited passage"
+TOO_SHORT = "too short to stand as a quote"
+INSTRUCTION = "reads as an instruction to an AI, not as an answer"
+IRRELEVANT = "not relevant to the question"
+
+_MARKER = re.compile(r"\[\s*(P?\d+(?:\s*[,;]\s*P?\d+)*)\s*\]", re.IGNORECASE)
+
+
+class LLMAnswerSettings(BaseModel):
+    min_quote_words: int = Field(2, ge=1)
+    # cosine(quote, question) + 0.8 * coverage of the question's terms. On the development
+    # set 99.5% of the SQuAD sentences holding a gold answer reach 0.2; planted "ignore
+    # previous instructions" sentences score 0.05-0.09 against the questions they target.
+    min_quote_relevance: float = 0.2
+    lexical_weight: float = 0.8
+    # The answer text must follow from its quotes: the larger of its cosine with the best
+    # quote and the share of its terms found in the quotes or the question.
+    min_support: float = Field(0.5, ge=0, le=1)
+    max_citations: int = Field(5, ge=1)
+
+
+@dataclasses.dataclass
+class Checked:
+    label: str  # P1, P2...: the passage id the model used
+    citation: Citation
+
+
+class LLMAnswerer:
+    def __init__(self, runnable, embeddings: SentenceEmbeddings, timeout: float,
+                 settings: LLMAnswerSettings | None = None, prompt=None):
+        self.runnable = runnable
+        self.embeddings = embeddings
+        self.timeout = timeout
+        self.settings = settings or LLMAnswerSettings()
+        self.prompt = prompt or answer_prompt()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, embeddings: SentenceEmbeddings) -> "LLMAnswerer":
+        return cls(structured(chat_model(settings)), embeddings, settings.llm_timeout)
+
+    def answer(self, question: str, passages: Sequence[Document], lexical: LexicalIndex, fallback: Answer,
+               corpus: str, history: Sequence[Turn] = (), on_draft: Callable[[str], None] | None = None) -> Answer:
+        """The model's answer with its checked quotes, or `fallback` (the extractive answer)
+        with a note. `on_draft` receives the answer text as it streams, once its quotes
+        have passed the checks."""
+        checker = _Checker(self, question, passages, lexical, corpus)
+        drafts = _Drafts(checker, on_draft) if on_draft else None
+        messages = self.prompt.format_messages(**prompt_values(question, passages, history))
+        try:
+            reply = stream_structured(self.runnable, messages, self.timeout, drafts.update if drafts else None)
+        except ModelFailed as exc:
+            log.warning("LLM answer failed: %s", exc.reason)
+            return _fall_back(fallback, f"The language model gave no answer ({exc.reason}), so this is the closest passage instead.")
+
+        checked, dropped = checker.check(reply.get("citations"))
+        text = str(reply.get("answer") or "").strip()
+        if reply.get("answerable") is False or not reply.get("citations"):
+            note = None if fallback.abstained else "The language model found no answer in the passages; this is the closest passage."
+            return _fall_back(fallback, note, dropped)
+        if not checked:
+            return _fall_back(fallback, "The language model's quotes could not be verified against the documents, "
+                                        "so this is the closest passage instead.", dropped)
+        prose = renumber(text, [c.label for c in checked])
+        if checker.support(prose, [c.citation for c in checked]) < self.settings.min_support:
+            return _fall_back(fallback, "The language model's answer did not follow from its verified quotes, "
+                                        "so this is the closest passage instead.", dropped)
+        return Answer(question=question, answer=prose, abstained=False, citations=[c.citation for c in checked],
+                      passages=fallback.passages, mode="llm", dropped_quotes=dropped)
+
+
+class _Checker:
+    """Checks one reply's quotes against the passages retrieved for one question."""
+
+    def __init__(self, answerer: LLMAnswerer, question: str, passages: Sequence[Document], lexical: LexicalIndex, corpus: str):
+        self.settings = answerer.settings
+        self.max_citations = answerer.settings.max_citations
+        self.embeddings = answerer.embeddings
+        self.question = question
+        self.passages = {passage_id(rank): p for rank, p in enumerate(passages)}
+        self.lexical = lexical
+        self.corpus = corpus
+        self._cache: dict[str, tuple[list[Checked], list[DroppedQuote]]] = {}
+
+    def check(self, raw) -> tuple[list[Checked], list[DroppedQuote]]:
+        key = repr(raw)
+        if key not in self._cache:
+            self._cache[key] = self._check(raw if isinstance(raw, list) else [])
+        return self._cache[key]
+
+    def _check(self, raw: list) -> tuple[list[Checked], list[DroppedQuote]]:
+        kept: list[Checked] = []
+        dropped: list[DroppedQuote] = []
+        for item in raw:
+            item = item if isinstance(item, dict) else {}
+            label, quote = _label(item.get("passage")), str(item.get("quote") or "")
+            reason, citation = self._locate(label, quote)
+            if reason:
+                dropped.append(DroppedQuote(str(item.get("passage", "")), quote, reason))
+            elif not any(c.citation.source == citation.source and c.citation.start < citation.end
+                         and citation.start < c.citation.end for c in kept):
+                kept.append(Checked(label, citation))
+        if kept:
+            relevance = self.relevance([c.citation.quote for c in kept])
+            for checked, score in zip(list(kept), relevance):
+                if score < self.settings.min_quote_relevance:
+                    kept.remove(checked)
+                    dropped.append(DroppedQuote(checked.label, checked.citation.quote, IRRELEVANT))
+                else:
+                    checked.citation = dataclasses.replace(checked.citation, score=round(score, 6))
+        return kept[: self.max_citations], dropped
+
+    def _locate(self, label: str, quote: str) -> tuple[str | None, Citation | None]:
+        passage = self.passages.get(label)
+        if passage is None:
+            return NOT_RETRIEVED, None
+        found = locate(quote, passage.page_content)
+        if found is None:
+            return NOT_VERBATIM, None
+        text = passage.page_content[found[0] : found[1]]  # the document's words, not the model's
+        if words(text) < self.settings.min_quote_words:
+            return TOO_SHORT, None
+        meta = passage.metadata
+        start, end = meta["start"] + found[0], meta["start"] + found[1]
+        if looks_like_injection(text) or self._overlaps_instruction(passage, start, end):
+            return INSTRUCTION, None
+        return None, Citation(corpus=self.corpus, source=meta["source"], title=meta.get("title", ""), date=meta.get("date"),
+                              start=start, end=end, quote=text, score=0.0)
+
+    @staticmethod
+    def _overlaps_instruction(passage: Document, start: int, end: int) -> bool:
+        """Part of a sentence that reads as an instruction is as bad as the whole of it."""
+        offset = passage.metadata["start"]
+        return any(s < end and start < e and looks_like_injection(passage.page_content[s - offset : e - offset])
+                   for s, e in passage.metadata.get("sentences", ()))
+
+    def relevance(self, quotes: list[str]) -> list[float]:
+        vectors = np.asarray(self.embeddings.embed_documents([self.question, *quotes]))
+        q_terms = set(terms(self.question))
+        weights = {t: self.lexical.idf(t) for t in q_terms}
+        total = sum(weights.values()) or 1.0
+        scores = []
+        for quote, vector in zip(quotes, vectors[1:]):
+            coverage = sum(weights[t] for t in q_terms & set(terms(quote))) / total
+            scores.append(float(vector @ vectors[0]) + self.settings.lexical_weight * coverage)
+        return scores
+
+    def lexical_support(self, prose: str, citations: Sequence[Citation]) -> float:
+        answer_terms = set(terms(_MARKER.sub(" ", prose)))
+        if not answer_terms:
+            return 0.0
+        known = set(terms(self.question)).union(*(terms(c.quote) for c in citations))
+        return len(answer_terms & known) / len(answer_terms)
+
+    def support(self, prose: str, citations: Sequence[Citation]) -> float:
+        text = _MARKER.sub(" ", prose).strip()
+        if not text:
+            return 0.0
+        vectors = np.asarray(self.embeddings.embed_documents([text, *(c.quote for c in citations)]))
+        dense = float(max(vectors[1:] @ vectors[0]))
+        return max(dense, self.lexical_support(prose, citations))
+
+
+class _Drafts:
+    """Streams the answer text to `on_draft`, but only once the reply's quotes (which the
+    schema puts first) have passed the checks, and only while the text so far is made of
+    the quotes' and question's words: a model that obeys an injected instruction shows
+    nothing."""
+
+    MIN_TERMS = 3
+
+    def __init__(self, checker: _Checker, on_draft: Callable[[str], None]):
+        self.checker, self.on_draft = checker, on_draft
+        self.shown = ""
+
+    def update(self, partial: dict) -> None:
+        text = partial.get("answer")
+        if not isinstance(text, str) or not isinstance(partial.get("citations"), list):
+            return
+        checked, _ = self.checker.check(partial["citations"])
+        if not checked:
+            return
+        prose = renumber(text, [c.label for c in checked])
+        citations = [c.citation for c in checked]
+        if len(set(terms(prose))) < self.MIN_TERMS or self.checker.lexical_support(prose, citations) < self.checker.settings.min_support:
+            return
+        if prose != self.shown:
+            self.shown = prose
+            self.on_draft(prose)
+
+
+def renumber(text: str, labels: Sequence[str]) -> str:
+    """[P2] markers become [1], [2]... in the order of the checked citations; markers of
+    passages whose quotes were dropped are removed."""
+    numbers = {label: n for n, label in enumerate(labels, 1)}
+
+    def replace(match: re.Match) -> str:
+        cited = [numbers[_label(part)] for part in re.split(r"[,;]", match.group(1)) if _label(part) in numbers]
+        return "".join(f"[{n}]" for n in dict.fromkeys(cited))
+
+    return re.sub(r"\s+([.,;:!?])", r"\1", re.sub(r" {2,}", " ", _MARKER.sub(replace, text))).strip()
+
+
+def _label(value) -> str:
+    """P3 however the model wrote it: "P3", "p3", "[P3]", "3", 3."""
+    digits = re.sub(r"\D", "", str(value if value is not None else ""))
+    return f"P{int(digits)}" if digits else ""
+
+
+def _fall_back(fallback: Answer, note: str | None, dropped: list[DroppedQuote] = ()) -> Answer:
+    return dataclasses.replace(fallback, note=note, dropped_quotes=list(dropped), mode="extractive")

@@ -1,0 +1,64 @@
+"""Finding a model's quote in the passage it cites, down to exact character offsets.
+
+A quote counts as verbatim when it occurs in the passage exactly, or after folding the
+differences a model introduces without changing a word: runs of white space, curly versus
+straight quotes and apostrophes, and the various dashes. Case, spelling, punctuation and
+elisions ("...") are not folded: a quote that differs in those is not the source's words.
+"""
+
+from __future__ import annotations
+
+import re
+
+_FOLD = str.maketrans({
+    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "`": "'",
+    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"', "\u00ab": '"', "\u00bb": '"',
+    "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2015": "-", "\u2212": "-",
+    "\u00a0": " ", "\u202f": " ", "\u2009": " ",
+})
+_WRAPPERS = "\"'\u201c\u201d\u2018\u2019\u00ab\u00bb"
+
+
+def fold(text: str) -> tuple[str, list[int]]:
+    """`text` folded, and for each folded character the index it came from in `text`.
+    White space runs become one space; the map lets a match be turned back into offsets."""
+    out: list[str] = []
+    origin: list[int] = []
+    for index, char in enumerate(text.translate(_FOLD)):
+        if char.isspace():
+            if out and out[-1] == " ":
+                continue
+            char = " "
+        out.append(char)
+        origin.append(index)
+    return "".join(out), origin
+
+
+def locate(quote: str, text: str) -> tuple[int, int] | None:
+    """(start, end) of `quote` within `text`, or None when it is not there verbatim."""
+    for candidate in _variants(quote):
+        found = text.find(candidate)
+        if found >= 0:
+            return found, found + len(candidate)
+    folded_text, origin = fold(text)
+    for candidate in _variants(quote):
+        needle = fold(candidate)[0].strip()
+        if not needle:
+            continue
+        found = folded_text.find(needle)
+        if found >= 0:
+            return origin[found], origin[found + len(needle) - 1] + 1
+    return None
+
+
+def _variants(quote: str) -> list[str]:
+    """The quote as given, and without the quotation marks a model may wrap it in."""
+    quote = quote.strip()
+    variants = [quote]
+    if len(quote) > 2 and quote[0] in _WRAPPERS and quote[-1] in _WRAPPERS:
+        variants.append(quote[1:-1].strip())
+    return [v for v in variants if v]
+
+
+def words(text: str) -> int:
+    return len(re.findall(r"\w+", text))
