@@ -114,10 +114,17 @@ def ingest(ctx, paths, corpus, prune, as_json):
 @corpus_option
 @click.option("--batch", type=click.File("r", encoding="utf-8"), help="Answer every line of a JSONL file ({\"id\", \"question\"}).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per answer.")
+@click.option("--stream/--no-stream", default=None,
+              help="Show an LLM answer's text on stderr as it arrives (default: when stderr is a terminal).")
 @click.pass_context
 @user_errors
-def ask(ctx, question, corpus, batch, as_json):
-    """Answer QUESTION with a verbatim, cited quote from the corpus."""
+def ask(ctx, question, corpus, batch, as_json, stream):
+    """Answer QUESTION with a verbatim, cited quote from the corpus.
+
+    With QA_LLM set, a language model writes the answer and every quote it gives is
+    checked word for word against the documents; anything that fails the check is not
+    shown, and the answer falls back to the best passage.
+    """
     from retrieval.chain import Engine
 
     if (question is None) == (batch is None):
@@ -125,7 +132,8 @@ def ask(ctx, question, corpus, batch, as_json):
     settings = load_settings(ctx, corpus=corpus)
     engine = Engine(settings)
     if batch is None:
-        _print_answer(engine.answer(question), as_json)
+        stream = stream if stream is not None else sys.stderr.isatty() and not as_json
+        _print_answer(_answer_streaming(engine, question, stream), as_json)
         return
     from retrieval.errors import UsageError
 
@@ -153,6 +161,20 @@ def ask(ctx, question, corpus, batch, as_json):
 
             rendered = result.get("error") or answer_text(Answer.from_dict(result))
             click.echo(f"[{item.get('id', number)}] {text}\n{rendered}\n")
+
+
+def _answer_streaming(engine, question: str, stream: bool):
+    """The engine's answer; with an LLM and `stream`, its draft text is shown on stderr as
+    it comes (and cleared on a terminal) while stdout gets only the checked answer."""
+    if engine.llm is None or not stream:
+        return engine.answer(question)
+    from bot.render import TerminalDraft
+
+    draft = TerminalDraft()
+    try:
+        return engine.answer(question, on_draft=draft)
+    finally:
+        draft.clear()
 
 
 def _print_answer(answer, as_json: bool) -> None:
@@ -185,7 +207,7 @@ def chat(ctx, corpus):
         if not question.strip():
             continue
         try:
-            _print_answer(engine.answer(question), as_json=False)
+            _print_answer(_answer_streaming(engine, question, sys.stderr.isatty()), as_json=False)
         except UsageError as exc:
             click.echo(f"error: {exc}", err=True)
         click.echo()

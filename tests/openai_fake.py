@@ -68,6 +68,11 @@ class FakeOpenAI:
         self._server.shutdown()
         self._server.server_close()
 
+    def load(self, *steps: Step | Callable[[dict], Step]) -> None:
+        """A new script, from its first step."""
+        with self._lock:
+            self.script, self.requests = list(steps), []
+
     def next_step(self, body: dict) -> Step:
         with self._lock:
             self.requests.append(body)

@@ -36,14 +36,20 @@ def _clip(text: str, limit: int) -> str:
 
 def fallback_text(answer: Answer) -> str:
     """The notification / screen-reader text of the message."""
-    return escape(answer.answer if answer.abstained else f"“{answer.citations[0].quote}”")[:SECTION_LIMIT]
+    plain = answer.abstained or answer.mode == "llm"
+    return escape(answer.answer if plain else f"“{answer.citations[0].quote}”")[:SECTION_LIMIT]
 
 
 def answer_blocks(answer: Answer, answer_id: str | None, *, ephemeral: bool = False) -> list[dict]:
+    blocks: list[dict] = [context_block(f"_{escape(answer.note)}_")] if answer.note else []
     if answer.abstained:
-        blocks: list[dict] = [_section(escape(answer.answer))]
+        blocks.append(_section(escape(answer.answer)))
+    elif answer.mode == "llm":  # the model's text, then each verified quote it cites as [n]
+        blocks.append(_section(escape(_clip(answer.answer, SECTION_LIMIT))))
+        for number, citation in enumerate(answer.citations, 1):
+            blocks.append(_section(f"[{number}]\n" + quote_block(citation.quote)))
+            blocks.append(context_block(citationcontext_block(citation)))
     else:
-        blocks = []
         for number, citation in enumerate(answer.citations[:3]):
             if number == 1:
                 blocks.append(context_block("Also relevant:"))
@@ -58,6 +64,11 @@ def answer_blocks(answer: Answer, answer_id: str | None, *, ephemeral: bool = Fa
             buttons.insert(0, _button("Post to channel", POST_TO_CHANNEL, answer_id, style="primary"))
         blocks.append({"type": "actions", "block_id": "answer_actions", "elements": buttons})
     return blocks
+
+
+def draft_blocks(text: str) -> list[dict]:
+    """An LLM answer while it streams: its text so far, marked as a draft."""
+    return [_section(escape(_clip(text, SECTION_LIMIT))), context_block("_Drafting; the quotes are being checked…_")]
 
 
 def notice_blocks(text: str) -> list[dict]:

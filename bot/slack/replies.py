@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from retrieval.chain import Engine
@@ -46,15 +47,17 @@ class Replier:
     def __init__(self, engine: Engine, state: SlackState, settings: Settings):
         self.engine, self.state, self.settings = engine, state, settings
 
-    def reply(self, question: str, channel: str, thread_ts: str | None, *, ephemeral: bool = False) -> Reply:
+    def reply(self, question: str, channel: str, thread_ts: str | None, *, ephemeral: bool = False,
+              on_draft: Callable[[str], None] | None = None) -> Reply:
         """Answer `question` asked in `channel` (in the thread `thread_ts`, if any: earlier
-        turns of that thread make it a follow-up)."""
+        turns of that thread make it a follow-up). `on_draft` sees an LLM answer's text as
+        it streams."""
         if not question.strip():
             return Reply(EMPTY, notice_blocks(EMPTY))
         corpus = self.settings.corpus_for_channel(channel)
         try:
             history = self.state.history(channel, thread_ts) if thread_ts else []
-            answer = self.engine.answer(question, corpus, history)
+            answer = self.engine.answer(question, corpus, history, on_draft)
         except UsageError as exc:
             return Reply(escape(str(exc)), notice_blocks(str(exc)[:1].upper() + str(exc)[1:] + "."))
         except CorpusNotFound:

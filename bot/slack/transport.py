@@ -1,13 +1,16 @@
-"""Posting to Slack: the reply message and the "working on it" reaction."""
+"""Posting to Slack: the reply message (growing while an LLM answer streams) and the
+"working on it" reaction."""
 
 from __future__ import annotations
 
 import logging
+import time
 from contextlib import contextmanager
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from .blocks import draft_blocks, escape
 from .replies import Reply
 
 WORKING_REACTION = "eyes"
@@ -23,6 +26,37 @@ def post_reply(client: WebClient, channel: str, thread_ts: str | None, reply: Re
         unfurl_links=False,
         unfurl_media=False,
     )
+
+
+class LiveReply:
+    """One reply message: a streamed draft is posted, then edited as it grows (at most once
+    every `interval` seconds, well inside Slack's chat.update rate limit), and finally
+    replaced by the checked answer. Without a draft it is a single chat.postMessage."""
+
+    def __init__(self, client: WebClient, channel: str, thread_ts: str | None, interval: float = 1.0):
+        self.client, self.channel, self.thread_ts, self.interval = client, channel, thread_ts, interval
+        self.ts: str | None = None
+        self._last = 0.0
+
+    def draft(self, text: str) -> None:
+        if time.monotonic() - self._last < self.interval:
+            return
+        self._last = time.monotonic()
+        fields = {"text": escape(text), "blocks": draft_blocks(text)}
+        try:
+            if self.ts is None:
+                self.ts = self.client.chat_postMessage(channel=self.channel, thread_ts=self.thread_ts,
+                                                       unfurl_links=False, unfurl_media=False, **fields)["ts"]
+            else:
+                self.client.chat_update(channel=self.channel, ts=self.ts, **fields)
+        except SlackApiError as exc:  # a lost draft only costs the preview; the answer still comes
+            log.warning("draft not shown: %s", exc.response.get("error"))
+
+    def finish(self, reply: Reply) -> None:
+        if self.ts is None:
+            post_reply(self.client, self.channel, self.thread_ts, reply)
+        else:
+            self.client.chat_update(channel=self.channel, ts=self.ts, text=reply.text, blocks=reply.blocks)
 
 
 @contextmanager

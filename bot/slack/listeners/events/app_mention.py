@@ -6,7 +6,7 @@ from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
 from ...replies import Replier, plain_question
-from ...transport import post_reply, working
+from ...transport import LiveReply, working
 
 
 def register(app: App, replier: Replier) -> None:
@@ -19,6 +19,7 @@ def handle_mention(event: dict, client: WebClient, replier: Replier, bot_user_id
     if event.get("subtype") or event.get("bot_id") or event.get("edited"):
         return  # edits and bot posts are not questions
     thread_ts = event.get("thread_ts") or event["ts"]
+    live = LiveReply(client, event["channel"], thread_ts)
     with working(client, event["channel"], event["ts"]):
-        reply = replier.reply(plain_question(event.get("text", ""), bot_user_id), event["channel"], thread_ts)
-    post_reply(client, event["channel"], thread_ts, reply)
+        reply = replier.reply(plain_question(event.get("text", ""), bot_user_id), event["channel"], thread_ts, on_draft=live.draft)
+    live.finish(reply)

@@ -8,7 +8,7 @@ from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
 from ...replies import Replier, plain_question
-from ...transport import post_reply, working
+from ...transport import LiveReply, working
 
 
 def register(app: App, replier: Replier) -> None:
@@ -30,6 +30,7 @@ def handle_message(event: dict, client: WebClient, replier: Replier, bot_user_id
         target_thread = thread_ts
     else:
         return
+    live = LiveReply(client, channel, target_thread)
     with working(client, channel, event["ts"]):
-        reply = replier.reply(plain_question(text, bot_user_id), channel, target_thread)
-    post_reply(client, channel, target_thread, reply)
+        reply = replier.reply(plain_question(text, bot_user_id), channel, target_thread, on_draft=live.draft)
+    live.finish(reply)
