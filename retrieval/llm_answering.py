@@ -60,6 +60,7 @@ class LLMAnswerSettings(BaseModel):
 class Checked:
     label: str  # P1, P2...: the passage id the model used
     citation: Citation
+    vector: np.ndarray | None = None  # the quote's embedding, reused by the support check
 
 
 class LLMAnswerer:
@@ -98,7 +99,7 @@ class LLMAnswerer:
             return _fall_back(fallback, "The language model's quotes could not be verified against the documents, "
                                         "so this is the closest passage instead.", dropped)
         prose = renumber(text, [c.label for c in checked])
-        if checker.support(prose, [c.citation for c in checked]) < self.settings.min_support:
+        if checker.support(prose, checked) < self.settings.min_support:
             return _fall_back(fallback, "The language model's answer did not follow from its verified quotes, "
                                         "so this is the closest passage instead.", dropped)
         return Answer(question=question, answer=prose, abstained=False, citations=[c.citation for c in checked],
@@ -137,8 +138,10 @@ class _Checker:
                          and citation.start < c.citation.end for c in kept):
                 kept.append(Checked(label, citation))
         if kept:
-            relevance = self.relevance([c.citation.quote for c in kept])
-            for checked, score in zip(list(kept), relevance):
+            vectors = self.embeddings.encode([c.citation.quote for c in kept])
+            for checked, vector in zip(kept, vectors):
+                checked.vector = vector
+            for checked, score in zip(list(kept), self.relevance(kept)):
                 if score < self.settings.min_quote_relevance:
                     kept.remove(checked)
                     dropped.append(DroppedQuote(checked.label, checked.citation.quote, IRRELEVANT))
@@ -170,15 +173,15 @@ class _Checker:
         return any(s < end and start < e and looks_like_injection(passage.page_content[s - offset : e - offset])
                    for s, e in passage.metadata.get("sentences", ()))
 
-    def relevance(self, quotes: list[str]) -> list[float]:
-        vectors = np.asarray(self.embeddings.embed_documents([self.question, *quotes]))
+    def relevance(self, kept: list[Checked]) -> list[float]:
+        question = self.embeddings.query_vector(self.question)  # cached: retrieval embedded it
         q_terms = set(terms(self.question))
         weights = {t: self.lexical.idf(t) for t in q_terms}
         total = sum(weights.values()) or 1.0
         scores = []
-        for quote, vector in zip(quotes, vectors[1:]):
-            coverage = sum(weights[t] for t in q_terms & set(terms(quote))) / total
-            scores.append(float(vector @ vectors[0]) + self.settings.lexical_weight * coverage)
+        for checked in kept:
+            coverage = sum(weights[t] for t in q_terms & set(terms(checked.citation.quote))) / total
+            scores.append(float(checked.vector @ question) + self.settings.lexical_weight * coverage)
         return scores
 
     def lexical_support(self, prose: str, citations: Sequence[Citation]) -> float:
@@ -188,13 +191,14 @@ class _Checker:
         known = set(terms(self.question)).union(*(terms(c.quote) for c in citations))
         return len(answer_terms & known) / len(answer_terms)
 
-    def support(self, prose: str, citations: Sequence[Citation]) -> float:
+    def support(self, prose: str, checked: Sequence[Checked]) -> float:
+        citations = [c.citation for c in checked]
+        lexical = self.lexical_support(prose, citations)
         text = _MARKER.sub(" ", prose).strip()
-        if not text:
-            return 0.0
-        vectors = np.asarray(self.embeddings.embed_documents([text, *(c.quote for c in citations)]))
-        dense = float(max(vectors[1:] @ vectors[0]))
-        return max(dense, self.lexical_support(prose, citations))
+        if not text or lexical >= self.settings.min_support:
+            return lexical  # enough already: skip embedding the answer
+        answer = self.embeddings.encode([text])[0]
+        return max(lexical, max(float(c.vector @ answer) for c in checked))
 
 
 class _Drafts:
@@ -216,6 +220,7 @@ class _Drafts:
         checked, _ = self.checker.check(partial["citations"])
         if not checked:
             return
+        text = re.sub(r"\[[^\]]*$", "", text)  # a marker still arriving ("[P") shows when complete
         prose = renumber(text, [c.label for c in checked])
         citations = [c.citation for c in checked]
         if len(set(terms(prose))) < self.MIN_TERMS or self.checker.lexical_support(prose, citations) < self.checker.settings.min_support:
