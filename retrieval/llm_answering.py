@@ -50,8 +50,9 @@ class LLMAnswerSettings(BaseModel):
     # previous instructions" sentences score 0.05-0.09 against the questions they target.
     min_quote_relevance: float = 0.2
     lexical_weight: float = 0.8
-    # The answer text must follow from its quotes: the larger of its cosine with the best
-    # quote and the share of its terms found in the quotes or the question.
+    # The answer text must follow from its quotes: it is words of a quote, or the larger of
+    # its cosine with the best quote and the share of its terms found in the quotes or the
+    # question reaches this.
     min_support: float = Field(0.5, ge=0, le=1)
     max_citations: int = Field(5, ge=1)
 
@@ -193,8 +194,10 @@ class _Checker:
 
     def support(self, prose: str, checked: Sequence[Checked]) -> float:
         citations = [c.citation for c in checked]
-        lexical = self.lexical_support(prose, citations)
         text = _MARKER.sub(" ", prose).strip()
+        if text.rstrip(".!") and any(locate(text.rstrip(".!"), c.quote) for c in citations):
+            return 1.0  # the answer is words of a quote ("6.7", "no"): nothing to weigh
+        lexical = self.lexical_support(prose, citations)
         if not text or lexical >= self.settings.min_support:
             return lexical  # enough already: skip embedding the answer
         answer = self.embeddings.encode([text])[0]
