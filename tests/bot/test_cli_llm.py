@@ -90,3 +90,13 @@ def test_a_misconfigured_model_is_one_line_naming_the_fix(ingested, monkeypatch,
     result = CliRunner().invoke(cli, ["ask", QUESTION])
     assert result.exit_code == code and message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "SECRET" not in result.stderr
+
+
+def test_the_providers_own_settings_work_too(ingested, monkeypatch):
+    """OPENAI_BASE_URL and OPENAI_API_KEY, as the OpenAI SDK reads them, instead of QA_LLM_*."""
+    with FakeOpenAI(citing(SHOIGU_SENTENCE, ANSWER)) as fake:
+        monkeypatch.setenv("QA_LLM", "openai:local-model")
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+        out = json.loads(CliRunner().invoke(cli, ["ask", QUESTION, "--json"]).stdout)
+    assert out["mode"] == "llm" and fake.requests[0]["model"] == "local-model"
