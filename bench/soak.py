@@ -1,0 +1,298 @@
+"""Soak test of `qa serve`: bounded, loopback only. For `--minutes`, a steady mix of channel
+mentions, direct messages, Slack retries of events already sent, and Helpful / Not helpful
+clicks goes to a real `qa serve` (HTTP mode, fake Slack Web API). Halfway through, a new
+document is ingested by a separate `qa ingest` process while the bot keeps serving. Checks:
+- every question is answered exactly once (retries included), every request acknowledged;
+- every click is recorded (`qa feedback --json`), none twice;
+- the document ingested mid-run becomes answerable without a restart;
+- the server's memory stays flat (RSS sampled from /proc; the last tenth of the run against
+  the first tenth after warm-up).
+Writes the figures to docs/soak.md (`--report`) and exits 1 if a check fails.
+
+    .venv/bin/python bench/soak.py --minutes 30 --report docs/soak.md
+    .venv/bin/python bench/soak.py --minutes 0.5        # the short version CI runs
+
+`--store server` (default) runs a Chroma server on a free loopback port, as a workspace that
+ingests while serving would; `--store embedded` uses the data directory, where the bot
+itself must pick up what `qa ingest` could write.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.serving import start_serve  # noqa: E402
+from tests.slack_fake import FakeSlack, app_mention, block_action, event_callback, message, sign  # noqa: E402
+
+SECRET, TOKEN = "soak-test-signing-secret", "xoxb-soak-test-token"
+QUESTIONS = ["What did Shoigu ask Wallace?", "What would Russia like to avoid?", "What is Ben Wallace's role?",
+             "What has Russia considered, according to Shoigu?", "What is the population of Moscow?"]
+CANARY_QUESTION = "What colour is the door of the soak-test archive room?"
+CANARY = "The door of the soak-test archive room is painted a deep ultramarine blue."
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def start_chroma(workdir: Path) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    chroma = Path(sys.executable).with_name("chroma")
+    process = subprocess.Popen([str(chroma), "run", "--path", str(workdir / "chroma"), "--host", "127.0.0.1", "--port", str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code == 200:
+                return process, port
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("chroma server did not start")
+
+
+class Traffic:
+    """Sends the mix and remembers what each request expects."""
+
+    def __init__(self, url: str, fake: FakeSlack):
+        self.url, self.fake = url, fake
+        self.questions: dict[str, str] = {}  # channel -> question (one question per channel)
+        self.statuses: list[int] = []
+        self.acks: list[float] = []
+        self.clicks: set[tuple[str, str]] = set()  # (answer id, user)
+        self.retries = 0
+        self.lock = threading.Lock()
+        self.count = 0  # questions sent
+
+    def post(self, body: str, content_type: str, headers: dict | None = None) -> None:
+        started = time.monotonic()
+        try:
+            response = httpx.post(f"{self.url}/slack/events", content=body.encode(), timeout=10,
+                                  headers={"Content-Type": content_type, **sign(SECRET, body), **(headers or {})})
+            status = response.status_code
+        except httpx.HTTPError:
+            status = 0
+        with self.lock:
+            self.statuses.append(status)
+            self.acks.append(time.monotonic() - started)
+
+    def ask(self, question: str, dm: bool, channel: str | None = None) -> None:
+        with self.lock:
+            self.count += 1
+            channel = channel or f"{'D' if dm else 'C'}SOAK{self.count:06d}"
+            self.questions[channel] = question
+        event = message(question, channel, "im") if dm else app_mention(question, channel)
+        envelope = event_callback(event)
+        body = json.dumps(envelope)
+        self.post(body, "application/json")
+        if random.random() < 0.1:  # Slack re-sends an event it thinks was not acknowledged
+            with self.lock:
+                self.retries += 1
+            self.post(body, "application/json", {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
+
+    def click(self) -> None:
+        answered = [c.body for c in self.fake.calls if c.method == "chat.postMessage"]
+        ids = [b["value"] for post in answered for block in _blocks(post) if block.get("type") == "actions"
+               for b in block["elements"] if b.get("action_id") == "feedback_helpful"]
+        if not ids:
+            return
+        answer_id, user = random.choice(ids), f"U{random.randrange(10**6):06d}"
+        action = random.choice(["feedback_helpful", "feedback_not_helpful"])
+        with self.lock:
+            if (answer_id, user) in self.clicks:
+                return
+            self.clicks.add((answer_id, user))
+        payload = block_action(action, answer_id, "CSOAKCLICK", self.fake.response_url("click"), user=user)
+        import urllib.parse
+
+        self.post(urllib.parse.urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
+
+
+def _blocks(post: dict) -> list[dict]:
+    blocks = post.get("blocks") or []
+    return json.loads(blocks) if isinstance(blocks, str) else blocks
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--minutes", type=float, default=30)
+    parser.add_argument("--rate", type=float, default=3.0, help="requests per second (bounded)")
+    parser.add_argument("--store", choices=["server", "embedded"], default="server")
+    parser.add_argument("--report", type=Path, help="write the figures as Markdown here")
+    args = parser.parse_args()
+    assert 0 < args.minutes <= 120 and 0 < args.rate <= 20, "bounded soak only"
+
+    workdir = Path(tempfile.mkdtemp(prefix="qa-soak-"))
+    fake = FakeSlack()
+    env = {**os.environ, "QA_DATA_DIR": str(workdir / "data"), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT),
+           "SLACK_API_URL": fake.api_url, "SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET}
+    chroma = None
+    if args.store == "server":
+        chroma, chroma_port = start_chroma(workdir)
+        env.update(CHROMA_HOST="127.0.0.1", CHROMA_PORT=str(chroma_port))
+    qa = [sys.executable, "-m", "bot.cli"]
+    subprocess.run([*qa, "ingest", str(ROOT / "corpus")], env=env, check=True, capture_output=True)
+    port = free_port()
+    server = start_serve(env, port, open(workdir / "serve.log", "w"))
+    traffic = Traffic(f"http://127.0.0.1:{port}", fake)
+    results: dict = {"minutes": args.minutes, "rate_per_s": args.rate, "store": args.store}
+    memory: list[tuple[float, float]] = []
+    ingest_result: dict = {}
+    canary_channels: list[tuple[str, float]] = []
+    try:
+        began = time.monotonic()
+        duration = args.minutes * 60
+        next_sample = 0.0
+        ingested = threading.Event()
+
+        def ingest_midway() -> None:
+            docs = workdir / "new-docs"
+            docs.mkdir()
+            (docs / "archive-room.txt").write_text(f"Facilities notes.\n\n{CANARY}\n")
+            started = time.monotonic()
+            done = subprocess.run([*qa, "ingest", str(docs)], env=env, capture_output=True, text=True)
+            ingest_result.update(exit=done.returncode, seconds=round(time.monotonic() - started, 1),
+                                 output=(done.stdout + done.stderr).strip()[-300:])
+            ingested.set()
+
+        midway = threading.Timer(duration / 2, ingest_midway)
+        midway.start()
+        with ThreadPoolExecutor(8) as pool:
+            tick = 0
+            while (elapsed := time.monotonic() - began) < duration:
+                if elapsed >= next_sample:
+                    memory.append((elapsed, rss_mb(server.pid)))
+                    next_sample += max(1.0, duration / 60)
+                if ingested.is_set() and tick % 10 == 0:  # keep asking what the new document answers
+                    channel = f"CCANARY{len(canary_channels):05d}"
+                    pool.submit(traffic.ask, CANARY_QUESTION, False, channel)
+                    canary_channels.append((channel, elapsed))
+                else:
+                    kind = random.random()
+                    if kind < 0.15:
+                        pool.submit(traffic.click)
+                    else:
+                        pool.submit(traffic.ask, random.choice(QUESTIONS), kind < 0.45)
+                tick += 1
+                time.sleep(1 / args.rate)
+        midway.join()
+        # Let the last answers arrive, then look for duplicates.
+        fake.wait_for(lambda: len({c.body.get("channel") for c in fake.calls if c.method == "chat.postMessage"}
+                                  & set(traffic.questions)) >= len(traffic.questions), timeout=120)
+        time.sleep(3)
+        memory.append((time.monotonic() - began, rss_mb(server.pid)))
+
+        posts: dict[str, list[dict]] = {}
+        for call in fake.calls:
+            if call.method == "chat.postMessage" and call.body.get("channel") in traffic.questions:
+                posts.setdefault(call.body["channel"], []).append(call.body)
+        feedback = subprocess.run([*qa, "feedback", "--json"], env=env, capture_output=True, text=True, check=True)
+        rows = [json.loads(line) for line in feedback.stdout.splitlines() if line.strip()]
+        recorded = {(r["answer_id"], r["user"]) for r in rows}
+
+        canary_hits = [t for channel, t in canary_channels if any(CANARY in json.dumps(p) for p in posts.get(channel, []))]
+        warm = [rss for t, rss in memory if t >= duration * 0.1] or [rss for _, rss in memory]
+        tenth = max(1, len(warm) // 10)
+        results.update(
+            questions=len(traffic.questions),
+            slack_retries_sent=traffic.retries,
+            clicks=len(traffic.clicks),
+            requests=len(traffic.statuses),
+            http_200=traffic.statuses.count(200),
+            other_statuses=sorted({s for s in traffic.statuses if s != 200}),
+            ack_ms_p50=round(1000 * statistics.median(traffic.acks), 1),
+            ack_ms_max=round(1000 * max(traffic.acks), 1),
+            answered_exactly_once=sum(len(posts.get(c, [])) == 1 for c in traffic.questions),
+            unanswered=sum(c not in posts for c in traffic.questions),
+            duplicated=sum(len(p) > 1 for p in posts.values()),
+            clicks_recorded=len(recorded & traffic.clicks),
+            feedback_rows=len(rows),
+            ingest=ingest_result,
+            canary_asked=len(canary_channels),
+            canary_answered=len(canary_hits),
+            rss_mb_first_tenth=round(statistics.median(warm[:tenth]), 1),
+            rss_mb_last_tenth=round(statistics.median(warm[-tenth:]), 1),
+            rss_mb_max=round(max(r for _, r in memory), 1),
+            serve_alive=server.poll() is None,
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        if chroma is not None:
+            chroma.terminate()
+            chroma.wait(timeout=30)
+        fake.close()
+
+    growth = results["rss_mb_last_tenth"] - results["rss_mb_first_tenth"]
+    checks = {
+        "every request acknowledged (HTTP 200)": results["http_200"] == results["requests"],
+        "every question answered exactly once": results["answered_exactly_once"] == results["questions"],
+        "every click recorded once": results["clicks_recorded"] == results["clicks"] == results["feedback_rows"],
+        "mid-run ingest succeeded": ingest_result.get("exit") == 0,
+        "new document answerable without restart": results["canary_answered"] > 0
+        and results["canary_answered"] >= results["canary_asked"] - 1,  # the first may race the ingest's end
+        "memory flat (last tenth within 10% + 50 MB of first)": growth <= 0.1 * results["rss_mb_first_tenth"] + 50,
+        "server still running": results["serve_alive"],
+    }
+    results["checks"] = checks
+    print(json.dumps(results, indent=2))
+    if args.report:
+        write_report(args.report, results)
+    sys.exit(0 if all(checks.values()) else 1)
+
+
+def write_report(path: Path, r: dict) -> None:
+    lines = [
+        "# Soak test of `qa serve`",
+        "",
+        f"`bench/soak.py --minutes {r['minutes']:g} --rate {r['rate_per_s']:g} --store {r['store']}`, "
+        f"run {time.strftime('%Y-%m-%d')} on this 2-core machine, loopback only.",
+        "",
+        "| measure | value |",
+        "| --- | --- |",
+        f"| questions asked (mentions and DMs) | {r['questions']} |",
+        f"| Slack retries of already-sent events | {r['slack_retries_sent']} |",
+        f"| feedback clicks | {r['clicks']} |",
+        f"| HTTP requests / answered 200 | {r['requests']} / {r['http_200']} |",
+        f"| acknowledgement p50 / max | {r['ack_ms_p50']} ms / {r['ack_ms_max']} ms |",
+        f"| answered exactly once / unanswered / duplicated | {r['answered_exactly_once']} / {r['unanswered']} / {r['duplicated']} |",
+        f"| clicks recorded / feedback rows | {r['clicks_recorded']} / {r['feedback_rows']} |",
+        f"| mid-run `qa ingest` | exit {r['ingest'].get('exit')}, {r['ingest'].get('seconds')} s |",
+        f"| new document's question answered from it | {r['canary_answered']} of {r['canary_asked']} asks after the ingest |",
+        f"| server RSS: first tenth / last tenth / max | {r['rss_mb_first_tenth']} / {r['rss_mb_last_tenth']} / {r['rss_mb_max']} MB |",
+        "",
+        "Checks: " + "; ".join(f"{name}: {'yes' if ok else 'NO'}" for name, ok in r["checks"].items()) + ".",
+        "",
+    ]
+    path.write_text("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,24 @@
+"""The short version of the soak (bench/soak.py): half a minute of mixed Slack traffic to a
+real `qa serve` on a Chroma server, with an ingest in the middle. The script checks that
+every question is answered once, every click recorded, the new document answerable and the
+memory flat; it exits 1 otherwise."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_short_soak_passes_every_check(tmp_path):
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "soak.py"), "--minutes", "0.5", "--rate", "3"],
+                          capture_output=True, text=True, timeout=600)
+    report = json.loads(done.stdout[done.stdout.index("{"):])
+    assert done.returncode == 0, report["checks"]
+    assert report["questions"] > 40 and report["canary_answered"] > 0 and report["duplicated"] == 0
