@@ -294,14 +294,47 @@ def serve(ctx, host, port):
     """Run the Slack bot: Socket Mode when SLACK_APP_TOKEN is set, else HTTP.
 
     HTTP mode serves Slack's events, commands and interactions at /slack/events (signed
-    with SLACK_SIGNING_SECRET) and a health check at /health.
+    with SLACK_SIGNING_SECRET) and a health check at /health. It first checks what `qa
+    doctor` checks and, if anything is wrong, lists every problem and exits with status 1.
     """
     import logging
 
+    from bot.checks import problems, run_checks
     from bot.slack.server import serve as run
 
+    settings = load_settings(ctx)
+    checks = run_checks(settings, slack=True)
+    found = problems(checks)
+    if found:
+        raise click.ClickException(
+            f"qa serve cannot start; fix {'this problem' if len(found) == 1 else f'these {len(found)} problems'}:\n"
+            + "\n".join(f"  - {c.name}: {c.detail}" for c in found)
+        )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    run(load_settings(ctx), host, port)
+    for check in checks:
+        if not check.ok:
+            logging.getLogger("qa.serve").warning("%s: %s", check.name, check.detail)
+    run(settings, host, port)
+
+
+@cli.command()
+@click.option("--slack/--no-slack", default=None,
+              help="Also check the Slack settings (default: when any SLACK_ variable is set).")
+@click.pass_context
+@user_errors
+def doctor(ctx, slack):
+    """Check the set-up: model, store, corpora and (for qa serve) Slack. Lists every problem
+    with what to do; exit status 1 if any."""
+    from bot.checks import problems, run_checks, slack_configured
+
+    settings = load_settings(ctx)
+    checks = run_checks(settings, slack=slack_configured(settings) if slack is None else slack)
+    for check in checks:
+        click.echo(check.line())
+    found = problems(checks)
+    if found:
+        click.echo(f"{len(found)} problem{'s' if len(found) > 1 else ''} found", err=True)
+        ctx.exit(1)
 
 
 @cli.command()

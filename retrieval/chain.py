@@ -17,7 +17,7 @@ from .embeddings import SentenceEmbeddings
 from .errors import UsageError
 from .retriever import HybridRetriever
 from .settings import Settings
-from .store import CorpusStore, open_client
+from .store import CorpusStore, close_client, open_client
 from .types import Answer, Turn
 
 
@@ -64,6 +64,16 @@ class Engine:
         """Drop what is cached for a corpus (its collections were deleted or re-created)."""
         with self._corpus_lock:
             self._corpora.pop(name, None)
+
+    def close(self) -> None:
+        """Let go of the store: an embedded one is then free for other processes (it allows
+        one at a time). A later question opens it again."""
+        with self._lock:
+            client, self._client = self._client, None
+        with self._corpus_lock:
+            self._corpora.clear()
+        if client is not None:
+            close_client(client)
 
     def warm_up(self, corpus: str | None = None) -> None:
         """Load the model and the corpus's indexes now rather than on the first question."""

@@ -8,19 +8,28 @@ folder (or whose article has gone from an ingested data-set file).
 A passage identical to one already stored from another document is not stored again. When
 that other document later changes or goes, the documents that deferred to it are written
 again, so their text comes back.
+
+Crash safety: one writer per corpus (locking.py). Each document is committed whole before
+the next starts (its new passages, then its stale ones deleted) and the revision is bumped
+after it, so readers never trust an index older than what was committed. The run marks the
+corpus while it writes; a run that finds the mark left by a killed one finishes its
+half-written documents (store.documents() spots them) and sweeps the sentence vectors it
+orphaned. Killed at any point, a re-run leaves no duplicated, orphaned or stale passage.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .embeddings import SentenceEmbeddings
 from .loaders import LoadError, Skipped, expand_paths, load_file, load_paths
+from .locking import Lease, corpus_writer
 from .settings import Settings
 from .splitting import content_hash, split
-from .store import CorpusStore, open_client, passage_sentence_text, sentence_ids
+from .store import CorpusStore, close_client, open_client, passage_sentence_text, sentence_ids
 from .types import Document, Passage
 
 ALL_DUPLICATES = "every passage is already indexed from another document"
@@ -36,6 +45,7 @@ class IngestReport:
     skipped: list[dict] = field(default_factory=list)  # {"source", "reason"}
     passages_written: int = 0
     duplicate_passages: int = 0
+    recovered: bool = False  # an earlier ingest had been killed; its leftovers were swept
 
     @property
     def changed(self) -> bool:
@@ -52,11 +62,24 @@ def ingest(
 ) -> IngestReport:
     expand_paths(paths)  # every path must exist before anything is written
     embeddings = embeddings or SentenceEmbeddings.from_settings(settings)
-    store = CorpusStore(open_client(settings), settings, corpus, embeddings.name, create=True)
+    client = open_client(settings)  # refuses at once if a bot holds the embedded store
+    try:
+        with corpus_writer(client, settings, corpus) as lease:
+            store = CorpusStore(client, settings, corpus, embeddings.name, create=True)
+            return _ingest(store, lease, paths, settings, prune, embeddings, progress)
+    finally:
+        close_client(client)
+
+
+def _ingest(store: CorpusStore, lease: Lease, paths: list[str], settings: Settings, prune: bool,
+            embeddings: SentenceEmbeddings, progress: bool | None) -> IngestReport:
+    corpus = store.corpus
     report = IngestReport(corpus)
+    report.recovered = store.unfinished_write() is not None
     stored = store.documents()
     seen: set[str] = set()
     pending: list[tuple[Document, list[Passage]]] = []
+    emptied: list[str] = []  # stored documents whose file lost its text
 
     for item in load_paths(paths):
         seen.add(item.source)  # an unreadable file is kept as it was, never pruned
@@ -67,37 +90,41 @@ def ingest(
         if not passages:
             report.skipped.append({"source": item.source, "reason": "no sentences to index"})
             if item.source in stored:  # the file lost its text: so does the index
-                store.delete_document(item.source)
-                report.removed.append(item.source)
+                emptied.append(item.source)
         elif item.source in stored and stored[item.source].complete and stored[item.source].doc_hash == passages[0].doc_hash:
             report.unchanged.append(item.source)
         else:
             pending.append((item, passages))
 
+    pruned = sorted(s for s in set(stored) - seen if any(_belongs_to(s, root) for root in paths)) if prune else []
+    if not (pending or emptied or pruned or report.recovered):
+        return report  # nothing to write: the corpus and its revision stay as they are
+    # Marked before the first write (and the revision bumped), so a run killed from here on
+    # is known to the next one, and readers stop trusting their lexical cache.
+    store.begin_write(f"{socket.gethostname()}:{os.getpid()}")
+    finished = False
     try:
-        if pending or report.removed:
-            # Readers must not trust a lexical cache while documents change, even if this
-            # run is killed before the end.
-            store.bump_revision()
-        if prune:  # before writing, so that a document deferring to a pruned one gets its text back
-            for source in sorted(set(stored) - seen):
-                if any(_belongs_to(source, root) for root in paths):
-                    store.delete_document(source)
-                    report.removed.append(source)
+        for source in emptied + pruned:  # before writing, so that a document deferring to one gets its text back
+            store.delete_document(source)
+            report.removed.append(source)
 
         from tqdm import tqdm
 
         total = sum(len(p) for _, p in pending)
         with tqdm(total=total, unit="passage", desc=f"ingest {corpus}", disable=None if progress is None else not progress) as bar:
             for document, passages in pending:
+                lease.check()  # another writer took over after we stalled: stop writing
                 _write(store, embeddings, document, passages, report, is_update=document.source in stored)
+                store.bump_revision()  # readers see each document as soon as it is whole
                 bar.update(len(passages))  # interrupted here? the next run resumes from this document
 
         if report.removed or report.updated:
             _restore_deferred(store, embeddings, settings, stored, report, pending)
+        if report.recovered:  # after writing: resumed documents reused their stored vectors first
+            store.sweep_orphans()
+        finished = True
     finally:  # also after Ctrl-C: what was written is searchable
-        if report.changed:
-            store.bump_revision()
+        store.end_write(finished)
     return report
 
 

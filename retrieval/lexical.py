@@ -105,7 +105,13 @@ class LexicalIndex:
 
 
 def lexical_index(store, cache_dir: Path) -> LexicalIndex:
-    """The corpus's BM25 index at its current revision: from disk if cached, else rebuilt."""
+    """The corpus's BM25 index at its current revision: from disk if cached, else rebuilt.
+
+    The revision (store.revision) changes with every document an ingest commits, so an index
+    is never reused across a change. One whose corpus changed while it was being read is
+    used (readers key it on the revision they saw, so the next question rebuilds it) but not
+    saved: it may hold half of a document.
+    """
     revision = store.revision()
     folder = cache_dir / store.corpus / f"{revision}-{TOKENISER_VERSION}"
     if (folder / "ids.json").is_file():
@@ -118,7 +124,7 @@ def lexical_index(store, cache_dir: Path) -> LexicalIndex:
         ids.append(pid)
         texts.append(text)
     index = LexicalIndex.build(ids, texts)
-    if ids:
+    if ids and store.revision() == revision:
         index.save(folder)
         _drop_old_revisions(folder)
     return index

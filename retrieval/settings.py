@@ -24,6 +24,14 @@ class Settings(BaseSettings):
     embed_model: str = Field("", alias="QA_EMBED_MODEL", description="sentence-transformers model name or path; empty means the bundled all-MiniLM-L6-v2.")
     chroma_host: str | None = Field(None, alias="CHROMA_HOST", description="Use a Chroma server at this host instead of the embedded store.")
     chroma_port: int = Field(8000, alias="CHROMA_PORT", ge=1, le=65535, description="Port of the Chroma server.")
+    chroma_timeout: float = Field(
+        30.0, alias="QA_CHROMA_TIMEOUT", gt=0, le=3600,
+        description="Seconds to wait for each answer from the Chroma server before giving up with an error (a slow server never hangs a question).",
+    )
+    lock_wait: float = Field(
+        30.0, alias="QA_LOCK_WAIT", ge=0, le=86400,
+        description="Seconds a command waits for another qa process to let go of the embedded index, or of a corpus being ingested on a server, before giving up.",
+    )
     max_question_chars: int = Field(1000, alias="QA_MAX_QUESTION_CHARS", ge=1, description="Longer questions are refused.")
     top_k: int = Field(5, alias="QA_TOP_K", ge=1, le=50, description="Passages returned with each answer.")
     window_chars: int = Field(600, alias="QA_WINDOW_CHARS", ge=100, le=5000, description="Target size of a retrieval passage (whole sentences).")

@@ -6,6 +6,11 @@ metadata) and `qa-<corpus>-sentences` (one vector per sentence, searched through
 recalls far more than one vector per window, and the answerer picks the quote with them).
 Everything a second machine needs to answer lives in Chroma; the lexical index is rebuilt
 from it.
+
+Robustness (docs/robustness.md): an embedded store is opened by one process at a time
+(locking.py); a write is marked in the corpus's metadata while it runs, so the next ingest
+knows when one was killed and sweeps what it left behind; the revision readers key their
+caches on changes with every committed document.
 """
 
 from __future__ import annotations
@@ -42,12 +47,17 @@ def sentence_id(source: str, span: Span, text: str) -> str:
 
 @contextmanager
 def reachable(settings: Settings) -> Iterator[None]:
-    """Turn "the Chroma server is down" into one actionable error."""
+    """Turn "the Chroma server is down (or too slow)" into one actionable error."""
     try:
         yield
     except (QAError, KeyboardInterrupt):
         raise
     except Exception as exc:  # chromadb raises assorted httpx/ValueError types
+        if settings.server_mode and _timed_out(exc):
+            raise StoreUnavailable(
+                f"the Chroma server at {settings.chroma_host}:{settings.chroma_port} did not answer within "
+                f"{settings.chroma_timeout:g} s; check that it is not overloaded, or raise QA_CHROMA_TIMEOUT"
+            ) from exc
         if settings.server_mode and _looks_like_connection_error(exc):
             raise StoreUnavailable(
                 f"cannot reach the Chroma server at {settings.chroma_host}:{settings.chroma_port}; "
@@ -76,6 +86,13 @@ def _http_status(exc: BaseException) -> int | None:
     return next((e.response.status_code for e in _causes(exc) if isinstance(e, httpx.HTTPStatusError)), None)
 
 
+def _timed_out(exc: BaseException) -> bool:
+    """Connected, then waited too long (a connect timeout is "cannot reach", below)."""
+    import httpx
+
+    return any(isinstance(e, httpx.TimeoutException) and not isinstance(e, httpx.ConnectTimeout) for e in _causes(exc))
+
+
 def _looks_like_connection_error(exc: BaseException) -> bool:
     import httpx
 
@@ -86,21 +103,75 @@ def _looks_like_connection_error(exc: BaseException) -> bool:
 
 
 def open_client(settings: Settings):
+    """A Chroma client: HTTP to the server in server mode, else the embedded store, which this
+    process then holds (locking.py) until `close_client` or its exit. Raises StoreBusy when
+    another process holds it."""
     import chromadb
 
     chroma_settings = chromadb.Settings(anonymized_telemetry=False, allow_reset=False)
-    with reachable(settings):
-        if settings.server_mode:
+    if settings.server_mode:
+        with reachable(settings):
+            _heartbeat(settings)  # bounded: the client's constructor makes an unbounded request
             client = chromadb.HttpClient(
                 host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
             )
+            _set_timeouts(client, settings)
             client.heartbeat()
-            return client
-        try:
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise QAError(f"cannot use data directory {settings.data_dir}: {exc.strerror or exc}; set QA_DATA_DIR or --data-dir") from exc
-        return chromadb.PersistentClient(path=str(settings.data_dir / "chroma"), settings=chroma_settings)
+        return client
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise QAError(f"cannot use data directory {settings.data_dir}: {exc.strerror or exc}; set QA_DATA_DIR or --data-dir") from exc
+    from .locking import hold_embedded_store, release_embedded_store
+
+    held = hold_embedded_store(settings)
+    try:
+        client = chromadb.PersistentClient(path=str(settings.data_dir / "chroma"), settings=chroma_settings)
+    except BaseException:
+        release_embedded_store(held)
+        raise
+    client._qa_store_hold = held  # given back by close_client
+    return client
+
+
+def close_client(client) -> None:
+    """Close a client from `open_client`; an embedded store is let go once every client this
+    process opened on it is closed (Chroma shares one in-memory store between them)."""
+    held = getattr(client, "_qa_store_hold", None)
+    try:
+        client.close()
+    finally:
+        if held is not None:
+            from .locking import release_embedded_store
+
+            client._qa_store_hold = None
+            release_embedded_store(held)
+
+
+def _timeout(settings: Settings):
+    import httpx
+
+    return httpx.Timeout(settings.chroma_timeout, connect=min(5.0, settings.chroma_timeout))
+
+
+def _heartbeat(settings: Settings) -> None:
+    """Ask the server for its heartbeat within our timeout: a server that is down, stalled or
+    not Chroma fails here, before chromadb's client sends its first (untimed) request."""
+    import httpx
+
+    url = f"http://{settings.chroma_host}:{settings.chroma_port}/api/v2/heartbeat"
+    httpx.get(url, timeout=_timeout(settings)).raise_for_status()
+
+
+def _set_timeouts(client, settings: Settings) -> None:
+    """chromadb's HTTP client never times out (httpx timeout=None), so a server that accepts
+    a connection and then stalls would hang a question for ever. Its session is a plain
+    httpx.Client, shared by every client of that server in this process: give it our timeout."""
+    import httpx
+
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if isinstance(session, httpx.Client):
+        session.timeout = _timeout(settings)
 
 
 @dataclass(frozen=True)
@@ -124,6 +195,7 @@ class CorpusStore:
         """`embed_model=None` opens the corpus whatever model it was embedded with (for
         listing); otherwise a different recorded model is an error."""
         self.client, self.settings, self.corpus = client, settings, corpus
+        self._writing: str | None = None  # the write mark this object keeps while it writes
         with reachable(settings):
             existing = _collection_names(client)
             if passages_collection(corpus) not in existing and not create:
@@ -154,17 +226,27 @@ class CorpusStore:
         """LangChain's view of the sentence vectors: the dense side of retrieval."""
         from langchain_chroma import Chroma
 
-        return Chroma(
+        return _Reachable(Chroma(
             client=self.client,
             collection_name=self.sentences.name,
             embedding_function=embeddings,
             create_collection_if_not_exists=False,
-        )
+        ), self.settings)
 
     def revision(self) -> str:
+        """A token that changes whenever the corpus does: what readers key the lexical index on.
+
+        It is the revision an ingest bumps after every document, plus the passage count: an
+        ingest killed after writing but before its next bump still changes the count, so a
+        lexical index built before the kill is not trusted after it.
+        """
+        metadata = self._metadata()
+        return f"{metadata.get('revision', 'new')}.{self.count()}"
+
+    def _metadata(self) -> dict:
         with reachable(self.settings):
             collection = self.client.get_collection(self.passages.name, embedding_function=None)
-        return str((collection.metadata or {}).get("revision", "new"))
+        return dict(collection.metadata or {})
 
     def count(self) -> int:
         with reachable(self.settings):
@@ -286,10 +368,80 @@ class CorpusStore:
             for i in range(0, len(stale), PAGE):
                 collection.delete(ids=stale[i : i + PAGE])
 
+    # -- the write mark: an ingest in progress, or killed ---------------------------------
+
+    def unfinished_write(self) -> str | None:
+        """Who last began writing this corpus and never finished (a killed ingest), if anyone.
+        Only meaningful while holding the corpus (locking.corpus_writer)."""
+        return self._metadata().get("writing") or None
+
+    def begin_write(self, writer: str) -> None:
+        """Mark the corpus as being written (and tell readers it changes)."""
+        self._writing = writer
+        self.bump_revision()
+
+    def end_write(self, finished: bool) -> None:
+        """Bump the revision so readers see everything written; clear the mark only when the
+        run finished, so that after a Ctrl-C the next ingest still sweeps."""
+        if finished:
+            self._writing = None
+        self.bump_revision()
+
     def bump_revision(self) -> None:
-        """Tell every reader (and the lexical cache) that the corpus changed."""
+        """Tell every reader (and the lexical cache) that the corpus changed. Chroma's modify
+        replaces the whole metadata, so it is written whole."""
+        metadata = {"embed_model": self.embed_model, "revision": uuid.uuid4().hex}
+        if self._writing:
+            metadata["writing"] = self._writing
         with reachable(self.settings):
-            self.passages.modify(metadata={"embed_model": self.embed_model, "revision": uuid.uuid4().hex})
+            self.passages.modify(metadata=metadata)
+
+    # -- repair and audit ------------------------------------------------------------------
+
+    def _iter_sentences(self) -> Iterator[tuple[str, dict]]:
+        offset = 0
+        while True:
+            with reachable(self.settings):
+                page = self.sentences.get(include=["metadatas"], limit=PAGE, offset=offset)
+            yield from zip(page["ids"], page["metadatas"])
+            if len(page["ids"]) < PAGE:
+                return
+            offset += PAGE
+
+    def sweep_orphans(self) -> int:
+        """Delete sentence vectors that no stored passage uses: what an ingest killed between
+        writing a document's sentences and its passages (or between deleting a document's
+        passages and its sentences) leaves behind. Returns how many."""
+        passage_ids = {pid for pid, _, _ in self.iter_passages(with_text=False)}
+        orphans = [sid for sid, meta in self._iter_sentences()
+                   if not any(p in passage_ids for p in (meta.get("passages") or "").split(","))]
+        with reachable(self.settings):
+            for i in range(0, len(orphans), PAGE):
+                self.sentences.delete(ids=orphans[i : i + PAGE])
+        return len(orphans)
+
+    def audit(self) -> dict:
+        """Everything that should be zero in a healthy corpus, counted (tests, qa doctor)."""
+        passages: dict[str, dict] = {}
+        by_content: dict[str, int] = {}
+        needed: set[str] = set()  # the sentence vectors the stored passages rank by
+        for pid, text, meta in self.iter_passages():
+            passages[pid] = meta
+            by_content[meta["content_hash"]] = by_content.get(meta["content_hash"], 0) + 1
+            for start, end in json.loads(meta["sentences"]):
+                span = Span(start, end)
+                needed.add(sentence_id(meta["source"], span, text[start - meta["start"] : end - meta["start"]]))
+        sentences = dict(self._iter_sentences())
+        documents = self.documents()
+        return {
+            "passages": len(passages),
+            "sentences": len(sentences),
+            "duplicate_passages": sum(n - 1 for n in by_content.values() if n > 1),
+            "orphan_sentences": sum(1 for m in sentences.values() if not any(p in passages for p in m["passages"].split(","))),
+            "missing_sentences": len(needed - set(sentences)),
+            "incomplete_documents": sum(1 for d in documents.values() if not d.complete),
+            "unfinished_write": self.unfinished_write(),
+        }
 
 
 def sentence_ids(passage: Passage) -> list[str]:
@@ -342,10 +494,27 @@ def list_corpora(client, settings: Settings) -> list[CorpusInfo]:
 
 
 def remove_corpus(client, settings: Settings, corpus: str) -> None:
-    with reachable(settings):
+    from .locking import corpus_writer
+
+    with corpus_writer(client, settings, corpus), reachable(settings):  # never under a running ingest
         existing = _collection_names(client)
         if passages_collection(corpus) not in existing:
             raise CorpusNotFound(corpus)
         for name in (passages_collection(corpus), sentences_collection(corpus)):
             if name in existing:
                 client.delete_collection(name)
+
+
+class _Reachable:
+    """LangChain's Chroma view with the same error handling as every other read: a server
+    that went away mid-conversation is StoreUnavailable, not a raw httpx error."""
+
+    def __init__(self, inner, settings: Settings):
+        self._inner, self._settings = inner, settings
+
+    def similarity_search_by_vector_with_relevance_scores(self, *args, **kwargs):
+        with reachable(self._settings):
+            return self._inner.similarity_search_by_vector_with_relevance_scores(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)

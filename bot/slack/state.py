@@ -2,16 +2,23 @@
 data directory: events already handled (Slack retries), answers (for feedback and "post to
 channel"), the conversation in each thread the bot answered, and feedback clicks.
 
-SQLite gives atomic, durable writes: a crash mid-write loses at most that write.
+Crash safety: every write is one SQLite transaction (autocommit, or an explicit one where a
+write takes two statements), the journal is a write-ahead log, and synchronous=FULL makes a
+commit reach the disk before the call returns. A process killed at any moment (SIGKILL
+included) therefore loses at most the write it was making, never one that had returned,
+and leaves a file SQLite opens cleanly; several bot processes may share the file.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +41,8 @@ CREATE TABLE IF NOT EXISTS feedback (
 """
 EVENT_TTL = 24 * 3600  # Slack retries within minutes; a day is ample
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class FeedbackSummary:
@@ -44,13 +53,22 @@ class FeedbackSummary:
 
 class SlackState:
     def __init__(self, path: Path):
+        self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
         except (OSError, sqlite3.Error) as exc:
             raise QAError(f"cannot open {path}: {exc}; set QA_DATA_DIR or --data-dir") from exc
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(SCHEMA)
+        try:
+            mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:  # not SQLite, or damaged beyond opening
+            self._db.close()
+            raise QAError(f"{path} is damaged ({exc}); move it aside (qa serve then starts a new one) "
+                          "or restore it from a backup") from exc
+        if mode != "wal":  # e.g. a network file system: still atomic (rollback journal), less concurrent
+            log.warning("%s: SQLite could not use a write-ahead log here (journal_mode=%s)", path, mode)
         self._lock = threading.Lock()
 
     @classmethod
@@ -64,9 +82,31 @@ class SlackState:
     def claim_event(self, event_id: str) -> bool:
         """True the first time an event id is seen: only that delivery is answered."""
         now = time.time()
-        with self._lock:
+        with self._lock, self._transaction():
             self._db.execute("DELETE FROM events WHERE seen < ?", (now - EVENT_TTL,))
             return self._db.execute("INSERT OR IGNORE INTO events VALUES (?, ?)", (event_id, now)).rowcount == 1
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error): the statements land together or not
+        at all, and another process's write waits for this one rather than interleaving."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def integrity_problem(self) -> str | None:
+        """What SQLite's own check finds wrong with the file, or None (qa doctor)."""
+        with self._lock:
+            result = self._db.execute("PRAGMA quick_check").fetchone()[0]
+        return None if result == "ok" else result
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
 
     def save_answer(self, answer: Answer, corpus: str) -> str:
         answer_id = uuid.uuid4().hex[:16]

@@ -43,9 +43,14 @@ def test_qa_serve_answers_a_signed_mention_and_logs_no_token(tmp_path):
 
 
 def test_qa_serve_refuses_http_mode_without_a_signing_secret(tmp_path):
-    env = {**os.environ, "QA_DATA_DIR": str(tmp_path), "PYTHONPATH": str(ROOT), "SLACK_BOT_TOKEN": TOKEN}
+    fake = FakeSlack()  # the start-up checks call auth.test: keep it on loopback
+    env = {**os.environ, "QA_DATA_DIR": str(tmp_path), "PYTHONPATH": str(ROOT), "SLACK_BOT_TOKEN": TOKEN,
+           "SLACK_API_URL": fake.api_url}
     env.pop("SLACK_SIGNING_SECRET", None)
     env.pop("SLACK_APP_TOKEN", None)
-    result = subprocess.run([sys.executable, "-m", "bot.cli", "serve"], env=env, capture_output=True, text=True, cwd=tmp_path)
+    try:
+        result = subprocess.run([sys.executable, "-m", "bot.cli", "serve"], env=env, capture_output=True, text=True, cwd=tmp_path)
+    finally:
+        fake.close()
     assert result.returncode == 1
     assert "SLACK_SIGNING_SECRET" in result.stderr and "Traceback" not in result.stderr

@@ -1,0 +1,165 @@
+"""Start-up checks for `qa serve` and `qa doctor`: everything that would otherwise fail on
+the first question, found at once, each with what to do. No message holds a token.
+
+A check is fatal unless it says otherwise: `qa serve` refuses to start on any fatal one
+(after listing them all); warnings are printed and the bot starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from retrieval.errors import QAError
+from retrieval.settings import Settings
+
+SLACK_TIMEOUT = 10  # seconds for auth.test: a start-up check must not hang
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str  # what was found; for a problem, also what to do
+    fatal: bool = True
+
+    def line(self) -> str:
+        status = "ok" if self.ok else ("FAIL" if self.fatal else "warn")
+        return f"{status:<5} {self.name:<16} {self.detail}"
+
+
+def slack_configured(settings: Settings) -> bool:
+    return any(s is not None for s in (settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token))
+
+
+def run_checks(settings: Settings, slack: bool) -> list[Check]:
+    """Every check, whatever fails: the model, the store, the corpora, and with `slack` the
+    Slack credentials and the feedback file. Leaves the store open (qa serve goes on to use
+    it; an embedded store stays held by this process)."""
+    checks = [_model(settings)]
+    store_check, client = _store(settings)
+    checks.append(store_check)
+    if client is not None:
+        checks.extend(_corpora(settings, client))
+    if slack:
+        checks.extend(_slack(settings))
+        checks.append(_feedback_store(settings))
+    return checks
+
+
+def problems(checks: list[Check]) -> list[Check]:
+    return [c for c in checks if not c.ok and c.fatal]
+
+
+def _model(settings: Settings) -> Check:
+    from retrieval.embeddings import SentenceEmbeddings
+
+    embeddings = SentenceEmbeddings.from_settings(settings)
+    try:
+        embeddings.encode(["start-up check"])
+    except QAError as exc:
+        return Check("embedding model", False, str(exc))
+    except Exception as exc:  # a broken install, an unreadable cache...
+        return Check("embedding model", False, f"cannot run '{embeddings.name}' ({type(exc).__name__}: {exc}); "
+                     "set QA_EMBED_MODEL to a local sentence-transformers model, or reinstall with ./setup.sh")
+    return Check("embedding model", True, f"{embeddings.name} loads")
+
+
+def _store(settings: Settings):
+    from retrieval.store import open_client
+
+    where = (f"Chroma server at {settings.chroma_host}:{settings.chroma_port}" if settings.server_mode
+             else f"embedded index in {settings.data_dir}")
+    try:
+        return Check("store", True, f"{where} answers"), open_client(settings)
+    except QAError as exc:  # StoreUnavailable, StoreBusy, an unusable data directory
+        return Check("store", False, str(exc)), None
+    except Exception as exc:
+        return Check("store", False, f"cannot open the {where} ({type(exc).__name__}: {exc})"), None
+
+
+def _corpora(settings: Settings, client) -> list[Check]:
+    """The default corpus must be there; a corpus only some channels use is a warning (those
+    channels are told it is not ingested yet, and it is picked up once it is)."""
+    from retrieval.embeddings import model_id
+    from retrieval.errors import CorpusNotFound
+    from retrieval.store import CorpusStore
+
+    channel_corpora = {pair.partition("=")[2].strip() for pair in settings.slack_channel_corpora.split(",") if pair.strip()}
+    checks = []
+    for corpus in [settings.corpus, *sorted(channel_corpora - {settings.corpus})]:
+        fatal = corpus == settings.corpus
+        name = f"corpus '{corpus}'"
+        try:
+            store = CorpusStore(client, settings, corpus, model_id(settings.embed_model))
+            passages = store.count()
+            unfinished = store.unfinished_write()
+        except CorpusNotFound:
+            checks.append(Check(name, False, f"not ingested yet; run: qa ingest PATH --corpus {corpus}", fatal))
+            continue
+        except QAError as exc:  # embedded with another model, or the store went away
+            checks.append(Check(name, False, str(exc), fatal))
+            continue
+        if passages == 0:
+            checks.append(Check(name, False, f"has no passages; run: qa ingest PATH --corpus {corpus}", fatal))
+        elif unfinished:
+            checks.append(Check(name, False, f"{passages} passages, but an ingest by {unfinished} did not finish "
+                                "(killed?); what it committed answers; run the same qa ingest again to complete it",
+                                fatal=False))
+        else:
+            checks.append(Check(name, True, f"{passages} passages"))
+    return checks
+
+
+def _slack(settings: Settings) -> list[Check]:
+    checks = []
+    if settings.slack_app_token is not None:
+        if settings.slack_app_token.get_secret_value().startswith("xapp-"):
+            checks.append(Check("Slack mode", True, "Socket Mode (SLACK_APP_TOKEN)"))
+        else:
+            checks.append(Check("Slack mode", False, "SLACK_APP_TOKEN is not an app-level token (xapp-...); create one "
+                                "with connections:write under Basic Information > App-Level Tokens, or unset it for HTTP mode"))
+    elif settings.slack_signing_secret is None or not settings.slack_signing_secret.get_secret_value().strip():
+        checks.append(Check("signing secret", False, "SLACK_SIGNING_SECRET is not set; HTTP mode needs it to verify "
+                            "requests: copy it from your app's Basic Information page (or set SLACK_APP_TOKEN for Socket Mode)"))
+    else:
+        checks.append(Check("signing secret", True, "set (HTTP mode)"))
+    checks.append(_bot_token(settings))
+    return checks
+
+
+def _bot_token(settings: Settings) -> Check:
+    if settings.slack_bot_token is None or not settings.slack_bot_token.get_secret_value().strip():
+        return Check("Slack bot token", False, "SLACK_BOT_TOKEN is not set; copy the Bot User OAuth Token (xoxb-...) "
+                     "from your app's OAuth & Permissions page into the environment or .env")
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError
+
+    client = WebClient(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url,
+                       timeout=SLACK_TIMEOUT)
+    try:
+        identity = client.auth_test()
+    except SlackApiError as exc:
+        error = exc.response.get("error") if exc.response is not None else None
+        return Check("Slack bot token", False, f"Slack rejected SLACK_BOT_TOKEN ({error or exc.response.status_code}); "
+                     "copy the current Bot User OAuth Token (xoxb-...) from your app's OAuth & Permissions page")
+    except Exception as exc:  # no network, DNS, a proxy: never echo the request (it holds the token)
+        return Check("Slack bot token", False, f"cannot reach Slack at {settings.slack_api_url} ({type(exc).__name__}); "
+                     "check the network, or SLACK_API_URL")
+    return Check("Slack bot token", True, f"valid: bot {identity.get('user_id')} in team {identity.get('team_id')}")
+
+
+def _feedback_store(settings: Settings) -> Check:
+    from bot.slack.state import SlackState
+
+    try:
+        state = SlackState.in_data_dir(settings.data_dir)
+    except QAError as exc:
+        return Check("feedback store", False, str(exc))
+    try:
+        problem = state.integrity_problem()
+    finally:
+        state.close()
+    if problem:
+        return Check("feedback store", False, f"{state.path} is damaged ({problem}); move it aside "
+                     "(a new one is started) or restore it from a backup")
+    return Check("feedback store", True, f"{state.path} is sound")
