@@ -24,7 +24,12 @@ SIDECAR_SUFFIX = ".meta.json"  # "a.txt.meta.json" carries metadata for "a.txt"
 # The seed corpus opens with "date YYYY-MM-DD": the document's date, not its content.
 DATE_MARKER = re.compile(r"\A\s*date\s+(\d{4}-\d{2}-\d{2})\b[ \t]*")
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-MARKDOWN_TITLE = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.MULTILINE)
+# "# Title" on one line. No backtracking: the former pattern, ^#\s+(.+?)\s*#*\s*$, took
+# cubic time on a heading line holding a long run of spaces (12 s for 2,000 of them).
+MARKDOWN_HEADING = re.compile(r"^#[ \t]+(\S[^\n]*)", re.MULTILINE)
+# A lone UTF-16 surrogate (from a JSON escape such as "\ud800") cannot be encoded as UTF-8,
+# so it would crash the splitter and the store; it is read as U+FFFD (same length).
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class LoadError(Exception):
@@ -58,9 +63,11 @@ def expand_paths(paths: Iterable[str | os.PathLike]) -> list[Path]:
                 )
         else:
             files.append(path)
-    unique: dict[Path, Path] = {}
+    unique: dict[str, Path] = {}
     for file in files:  # a file named twice (or by two spellings) is ingested once
-        unique.setdefault(file.resolve(), file)
+        # realpath, not Path.resolve(): resolve() raises on a symlink loop, which stopped the
+        # whole ingest; such a link is now skipped when read ("cannot read file").
+        unique.setdefault(os.path.realpath(file), file)
     return list(unique.values())
 
 
@@ -69,18 +76,24 @@ def load_paths(paths: Iterable[str | os.PathLike]) -> Iterator[Document | Skippe
         try:
             yield from load_file(path)
         except LoadError as exc:
-            yield Skipped(str(path), str(exc))
+            # A name that is not UTF-8 is shown with U+FFFD, so the report can be printed.
+            name = str(path).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            yield Skipped(name, str(exc))
 
 
 def load_file(path: Path) -> list[Document]:
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise LoadError(f"unsupported file type '{suffix or path.name}'")
+    source = str(path)
+    if LONE_SURROGATE.search(source):  # the OS gave bytes that are not UTF-8 (surrogateescape)
+        raise LoadError("the file name is not valid UTF-8; rename the file")
+    if path.exists() and not path.is_file():  # a FIFO or device (e.g. a link to /dev/zero) never ends
+        raise LoadError("not a regular file")
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise LoadError(f"cannot read file: {exc.strerror or exc}") from exc
-    source = str(path)
     meta = _sidecar(path)
     if suffix == ".pdf":
         text, title = _pdf_text(data)
@@ -92,8 +105,7 @@ def load_file(path: Path) -> list[Document]:
             text, title = _html_text(raw)
         else:
             text = raw
-            heading = MARKDOWN_TITLE.search(text) if suffix in {".md", ".markdown"} else None
-            title = heading.group(1) if heading else None
+            title = _markdown_title(text) if suffix in {".md", ".markdown"} else None
     date, body_start = None, 0
     marker = DATE_MARKER.match(text)
     if marker:
@@ -101,8 +113,8 @@ def load_file(path: Path) -> list[Document]:
     return [
         Document(
             source=source,
-            text=text,
-            title=meta.get("title") or title or _title_from_name(path),
+            text=_valid_unicode(text),
+            title=meta.get("title") or _valid_unicode(title or "").strip() or _title_from_name(path),
             date=meta.get("date") or date,
             body_start=body_start,
         )
@@ -124,14 +136,28 @@ def _sidecar(path: Path) -> dict:
         return {}
     try:
         meta = json.loads(sidecar.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:  # RecursionError: "[[[[..." nested too deep
         raise LoadError(f"unreadable metadata file {sidecar.name}: {exc}") from exc
     if not isinstance(meta, dict):
         raise LoadError(f"metadata file {sidecar.name} must hold a JSON object")
-    meta = {k: str(v) for k, v in meta.items() if k in {"title", "date"} and v}
+    meta = {k: _valid_unicode(str(v)).strip() for k, v in meta.items() if k in {"title", "date"} and v}
+    meta = {k: v for k, v in meta.items() if v}  # a blank title is no title
     if "date" in meta and not ISO_DATE.fullmatch(meta["date"]):
         raise LoadError(f"metadata file {sidecar.name}: date must be YYYY-MM-DD, not '{meta['date'][:40]}'")
     return meta
+
+
+def _valid_unicode(text: str) -> str:
+    return LONE_SURROGATE.sub("\ufffd", text)
+
+
+def _markdown_title(text: str) -> str | None:
+    """The first "# Title" line, without trailing spaces or a closing "#" sequence."""
+    heading = MARKDOWN_HEADING.search(text)
+    if not heading:
+        return None
+    title = heading.group(1).rstrip()
+    return title.rstrip("#").rstrip() or title
 
 
 def _title_from_name(path: Path) -> str:
@@ -163,6 +189,10 @@ def _pdf_text(data: bytes) -> tuple[str, str | None]:
         title = (reader.metadata or {}).get("/Title") if reader.metadata else None
     except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
         raise LoadError(f"unreadable PDF: {exc}") from exc
+    except Exception as exc:
+        # pypdf also fails on damaged files with AssertionError, AttributeError, OverflowError,
+        # IndexError, RecursionError... (found by fuzzing): still one unreadable file, not a crash.
+        raise LoadError(f"unreadable PDF ({type(exc).__name__}: {exc})") from exc
     return "\n\n".join(p.strip() for p in pages if p.strip()), (str(title) if title else None)
 
 
@@ -172,7 +202,7 @@ def _squad_documents(raw: str, source: str) -> list[Document]:
     seen: set[str] = set()
     try:
         for article in json.loads(raw)["data"]:
-            name = str(article["title"])
+            name = _valid_unicode(str(article["title"]))
             anchor, n = name, 1
             while anchor in seen:  # two articles with one title stay two documents
                 n += 1
@@ -180,10 +210,12 @@ def _squad_documents(raw: str, source: str) -> list[Document]:
             seen.add(anchor)
             documents.append(Document(
                 source=f"{source}#{anchor}",
-                title=name.replace("_", " "),
-                text="\n\n".join(str(p["context"]).strip() for p in article["paragraphs"]),
+                # Found by fuzzing: an untitled article made an untitled document, and a citation
+                # of it had no name to show.
+                title=name.replace("_", " ").strip() or f"{_title_from_name(Path(source))} {len(documents) + 1}",
+                text=_valid_unicode("\n\n".join(str(p["context"]).strip() for p in article["paragraphs"])),
             ))
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:  # RecursionError: nested too deep
         raise LoadError("JSON file is not a SQuAD-format data set") from exc
     if not documents:
         raise LoadError("SQuAD file holds no articles")

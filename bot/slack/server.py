@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sqlite3
 
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.adapter.asgi import SlackRequestHandler
@@ -20,6 +21,10 @@ from .app import create_app
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1_000_000  # Slack payloads are a few KB; anything far larger is refused
 HEALTH_TIMEOUT = 3.0
+# What Bolt's middlewares and listener matchers raise on a signed body that is not shaped like
+# a Slack payload ("event": "x", "authorizations": [1], a dict as event_id reaching SQLite...).
+MALFORMED_PAYLOAD_ERRORS = (AttributeError, KeyError, IndexError, TypeError, ValueError, sqlite3.InterfaceError,
+                            sqlite3.ProgrammingError)
 
 
 class ThreadedSlackRequestHandler(SlackRequestHandler):
@@ -32,11 +37,29 @@ class ThreadedSlackRequestHandler(SlackRequestHandler):
         return await asyncio.to_thread(self.app.dispatch, bolt_request)
 
 
+def refuse_malformed_payloads(error: Exception, logger: logging.Logger, response: BoltResponse | None) -> BoltResponse | None:
+    """Bolt's error handler. Bolt answers 500 to whatever a middleware or listener matcher raises,
+    and its own ones assume Slack's payload shapes: fuzzing got 500s with signed bodies of another
+    shape, which are the sender's fault: 400. Other errors (say, the database is locked) stay 500
+    so that Slack retries. `response` is None once the request was acknowledged."""
+    logger.exception("Failed to handle a request (error: %s)", error)
+    if response is not None and isinstance(error, MALFORMED_PAYLOAD_ERRORS):
+        return BoltResponse(status=400, body="malformed request")
+    return None
+
+
 def asgi_app(app: App, engine: Engine):
     """Bolt at /slack/events, plus GET /health (200 when the store answers, else 503)."""
+    app.error(refuse_malformed_payloads)
     bolt = ThreadedSlackRequestHandler(app)
 
     async def application(scope, receive, send):
+        if scope["type"] == "websocket":
+            # Bolt serves HTTP only: a WebSocket upgrade reached it and made uvicorn answer 500.
+            # Closing before accepting makes the server answer 403.
+            await receive()  # websocket.connect
+            await send({"type": "websocket.close", "code": 1008})
+            return
         if scope["type"] != "http":
             await bolt(scope, receive, send)  # lifespan
             return
