@@ -82,7 +82,8 @@ class Engine:
         retriever.lexical()
 
     def validate(self, question: str) -> str:
-        question = (question or "").strip()
+        # A lone surrogate (`qa ask $'\xff'`, a JSON escape) cannot be tokenised: show it as U+FFFD.
+        question = (question or "").encode("utf-16", "surrogatepass").decode("utf-16", "replace").strip()
         if not question:
             raise UsageError("the question is empty; ask something, e.g. qa ask \"What did Shoigu ask Wallace?\"")
         if len(question) > self.settings.max_question_chars:

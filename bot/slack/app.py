@@ -41,7 +41,7 @@ def create_app(settings: Settings, engine: Engine, state: SlackState | None = No
     @app.middleware
     def answer_each_event_once(body: dict, next) -> BoltResponse | None:
         event_id = body.get("event_id")
-        if event_id and not state.claim_event(event_id):
+        if isinstance(event_id, str) and event_id and not state.claim_event(event_id):
             log.info("event %s already handled; retry ignored", event_id)
             return BoltResponse(status=200, body="")
         return next()

@@ -11,5 +11,5 @@ def register(app: App, replier: Replier) -> None:
     @app.command("/ask")
     def on_ask(ack: Ack, command: dict, respond: Respond) -> None:
         ack()  # within Slack's 3 seconds; the answer follows through response_url
-        reply = replier.reply(plain_question(command.get("text", ""), None), command["channel_id"], None, ephemeral=True)
+        reply = replier.reply(plain_question(command.get("text", ""), None), command.get("channel_id"), None, ephemeral=True)
         respond(response_type="ephemeral", text=reply.text, blocks=reply.blocks)
