@@ -118,14 +118,19 @@ def tutorial_pipeline(documents, folder: Path) -> dict:
 
 def latency(settings: Settings, corpus: str, questions: list[str]) -> dict:
     engine = Engine(settings)
-    engine.warm_up(corpus)
-    for q in questions[:5]:
-        engine.answer(q, corpus=corpus)
-    times = []
-    for q in questions:
-        started = time.perf_counter()
-        engine.answer(q, corpus=corpus)
-        times.append(1000 * (time.perf_counter() - started))
+    try:
+        engine.warm_up(corpus)
+        for q in questions[:5]:
+            engine.answer(q, corpus=corpus)
+        times = []
+        for q in questions:
+            started = time.perf_counter()
+            engine.answer(q, corpus=corpus)
+            times.append(1000 * (time.perf_counter() - started))
+    finally:
+        # An embedded index allows one process at a time: the `qa ask` / `qa serve` processes
+        # started later on this data directory would wait for us, then refuse.
+        engine.close()
     return stats(times)
 
 
@@ -186,9 +191,13 @@ def main() -> None:
     print("2/4 warm answer latency", flush=True)
     sizes = {}
     for name, settings in (("seed", seed), ("squad11", squad), ("synthetic", synth)):
-        from retrieval.store import CorpusStore, open_client
+        from retrieval.store import CorpusStore, close_client, open_client
 
-        count = CorpusStore(open_client(settings), settings, settings.corpus, None).count()
+        client = open_client(settings)
+        try:
+            count = CorpusStore(client, settings, settings.corpus, None).count()
+        finally:
+            close_client(client)  # let the subprocesses below in (one process at a time)
         questions = seed_questions if name == "seed" else squad_questions
         sizes[name] = {"passages": count, "latency": latency(settings, settings.corpus, questions)}
     baseline = []

@@ -23,7 +23,7 @@ from retrieval.embeddings import SentenceEmbeddings  # noqa: E402
 from retrieval.loaders import load_paths  # noqa: E402
 from retrieval.settings import Settings  # noqa: E402
 from retrieval.splitting import content_hash, document_hash, indexable_sentences  # noqa: E402
-from retrieval.store import CorpusStore, open_client, passage_sentence_text, sentence_ids  # noqa: E402
+from retrieval.store import CorpusStore, close_client, open_client, passage_sentence_text, sentence_ids  # noqa: E402
 from retrieval.types import Document, Passage, Span  # noqa: E402
 
 CORPUS = "synthetic"
@@ -99,21 +99,25 @@ def build(data_dir: Path, passages: int, source: Path | None = None, model_cache
     embeddings = SentenceEmbeddings.from_settings(settings)
     articles, vectors = sentence_pool(source, embeddings, data_dir.parent / "sentence-pool")
     client = open_client(settings)
-    if any(c.name.startswith(f"qa-{CORPUS}-") for c in client.list_collections()):
-        for name in (f"qa-{CORPUS}-passages", f"qa-{CORPUS}-sentences"):
-            client.delete_collection(name)
-    store = CorpusStore(client, settings, CORPUS, embeddings.name, create=True)
-    from tqdm import tqdm
+    try:
+        if any(c.name.startswith(f"qa-{CORPUS}-") for c in client.list_collections()):
+            for name in (f"qa-{CORPUS}-passages", f"qa-{CORPUS}-sentences"):
+                client.delete_collection(name)
+        store = CorpusStore(client, settings, CORPUS, embeddings.name, create=True)
+        from tqdm import tqdm
 
-    with tqdm(total=passages, unit="passage", desc="synthetic corpus", disable=not progress) as bar:
-        for number, groups in synthetic_documents(articles, passages):
-            document, doc_passages = to_document(number, groups)
-            sentence_vecs = {
-                sid: vectors[passage_sentence_text(p, span)]
-                for p in doc_passages for sid, span in zip(sentence_ids(p), p.sentences)
-            }
-            store.replace_document(document.source, doc_passages, [content_hash(p.text) for p in doc_passages], sentence_vecs)
-            bar.update(len(doc_passages))
-    store.bump_revision()
+        with tqdm(total=passages, unit="passage", desc="synthetic corpus", disable=not progress) as bar:
+            for number, groups in synthetic_documents(articles, passages):
+                document, doc_passages = to_document(number, groups)
+                sentence_vecs = {
+                    sid: vectors[passage_sentence_text(p, span)]
+                    for p in doc_passages for sid, span in zip(sentence_ids(p), p.sentences)
+                }
+                store.replace_document(document.source, doc_passages, [content_hash(p.text) for p in doc_passages],
+                                       sentence_vecs)
+                bar.update(len(doc_passages))
+        store.bump_revision()
+    finally:
+        close_client(client)  # the embedded index allows one process at a time: let qa commands in
     marker.write_text(json.dumps(wanted))
     return settings

@@ -36,6 +36,8 @@ def run_checks(settings: Settings, slack: bool) -> list[Check]:
     Slack credentials and the feedback file. Leaves the store open (qa serve goes on to use
     it; an embedded store stays held by this process)."""
     checks = [_model(settings)]
+    if settings.llm:
+        checks.append(_llm(settings))
     store_check, client = _store(settings)
     checks.append(store_check)
     if client is not None:
@@ -62,6 +64,19 @@ def _model(settings: Settings) -> Check:
         return Check("embedding model", False, f"cannot run '{embeddings.name}' ({type(exc).__name__}: {exc}); "
                      "set QA_EMBED_MODEL to a local sentence-transformers model, or reinstall with ./setup.sh")
     return Check("embedding model", True, f"{embeddings.name} loads")
+
+
+def _llm(settings: Settings) -> Check:
+    """QA_LLM names a chat model that can be set up: its provider package is installed and
+    it has what it needs to start (an API key...). Nothing is sent to it: a start-up check
+    must not cost a request, and answers fall back to extractive when the model fails."""
+    from retrieval.llm import chat_model
+
+    try:
+        chat_model(settings)
+    except QAError as exc:
+        return Check("LLM", False, str(exc))
+    return Check("LLM", True, f"{settings.llm} is set up (not called)")  # no URL: it may hold credentials
 
 
 def _store(settings: Settings):

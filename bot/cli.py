@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -88,12 +89,17 @@ def ingest(ctx, paths, corpus, prune, as_json):
     """Add or update documents (.txt .md .html .pdf, folders recursively) in a corpus.
 
     Re-running is safe: unchanged files are skipped, changed files replace their old
-    passages, and nothing is stored twice.
+    passages, and nothing is stored twice. While `qa serve` runs on the same embedded
+    index, the bot does the ingest (and answers from it at once).
     """
     from retrieval.ingest import ingest as run_ingest
+    from retrieval.locking import StoreBusy
 
     settings = load_settings(ctx, corpus=corpus)
-    report = run_ingest(list(paths), settings.corpus, settings, prune=prune)
+    try:
+        report = run_ingest(list(paths), settings.corpus, settings, prune=prune)  # checks every path first
+    except StoreBusy as busy:
+        report = _ingest_through_serve(settings, list(paths), prune, busy)
     for item in report.skipped:
         click.echo(f"warning: skipped {item['source']}: {item['reason']}", err=True)
     if as_json:
@@ -107,6 +113,28 @@ def ingest(ctx, paths, corpus, prune, as_json):
         f"{report.passages_written} passages written"
         + (f", {report.duplicate_passages} duplicate passages not stored again" if report.duplicate_passages else "")
     )
+
+
+def _ingest_through_serve(settings, paths: list[str], prune: bool, busy):
+    """The embedded index is held by another process. When that is `qa serve`, it does the
+    ingest (bot/handoff.py); any other holder (`qa chat`...) keeps the refusal."""
+    from bot.handoff import HandoffUnavailable, hand_over_ingest
+    from retrieval.locking import StoreBusy
+
+    if not busy.owner or busy.owner.get("command") != "qa serve":
+        raise busy
+
+    def show(message: str) -> None:  # progress as a local ingest shows its bar: on a terminal only
+        if sys.stderr.isatty():
+            click.echo(f"qa serve: {message}", err=True)
+
+    try:
+        # The bot has its own working directory: it gets absolute paths.
+        report, pid = hand_over_ingest(settings, [os.path.abspath(p) for p in paths], settings.corpus, prune, show)
+    except HandoffUnavailable as exc:  # a bot that does not listen (started before hand-overs existed...)
+        raise StoreBusy(f"{busy}; it did not take the ingest over itself ({exc})", busy.owner) from None
+    click.echo(f"ingested by the running `qa serve` (pid {pid}), which holds the index in {settings.data_dir}", err=True)
+    return report
 
 
 @cli.command()
@@ -190,7 +218,7 @@ def _print_answer(answer, as_json: bool) -> None:
 def chat(ctx, corpus):
     """Ask questions one after another; the model stays loaded. Ctrl-D or 'quit' ends."""
     from retrieval.chain import Engine
-    from retrieval.errors import UsageError
+    from retrieval.errors import QAError
 
     settings = load_settings(ctx, corpus=corpus)
     engine = Engine(settings)
@@ -208,7 +236,7 @@ def chat(ctx, corpus):
             continue
         try:
             _print_answer(_answer_streaming(engine, question, sys.stderr.isatty()), as_json=False)
-        except UsageError as exc:
+        except QAError as exc:  # a bad question, or the store failing: say so, keep the session
             click.echo(f"error: {exc}", err=True)
         click.echo()
 
@@ -296,10 +324,13 @@ def serve(ctx, host, port):
     HTTP mode serves Slack's events, commands and interactions at /slack/events (signed
     with SLACK_SIGNING_SECRET) and a health check at /health. It first checks what `qa
     doctor` checks and, if anything is wrong, lists every problem and exits with status 1.
+    With an embedded index, it also does the `qa ingest` runs on its data directory
+    (through the socket DATA_DIR/serve.sock), answering from them at once.
     """
     import logging
 
     from bot.checks import problems, run_checks
+    from bot.handoff import taking_ingests
     from bot.slack.server import serve as run
 
     settings = load_settings(ctx)
@@ -314,7 +345,9 @@ def serve(ctx, host, port):
     for check in checks:
         if not check.ok:
             logging.getLogger("qa.serve").warning("%s: %s", check.name, check.detail)
-    run(settings, host, port)
+    # An embedded index is this process's from the checks on: `qa ingest` hands its work here.
+    with taking_ingests(settings):
+        run(settings, host, port)
 
 
 @cli.command()

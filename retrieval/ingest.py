@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,20 +60,25 @@ def ingest(
     prune: bool = False,
     embeddings: SentenceEmbeddings | None = None,
     progress: bool | None = None,
+    on_document: Callable[[str, int, int], None] | None = None,
 ) -> IngestReport:
+    """`on_document(source, passages_done, passages_total)` is called after each document is
+    committed (a `qa serve` that ingests for `qa ingest` reports progress with it); whatever
+    it raises stops the ingest there, as Ctrl-C does."""
     expand_paths(paths)  # every path must exist before anything is written
     embeddings = embeddings or SentenceEmbeddings.from_settings(settings)
     client = open_client(settings)  # refuses at once if a bot holds the embedded store
     try:
         with corpus_writer(client, settings, corpus) as lease:
             store = CorpusStore(client, settings, corpus, embeddings.name, create=True)
-            return _ingest(store, lease, paths, settings, prune, embeddings, progress)
+            return _ingest(store, lease, paths, settings, prune, embeddings, progress, on_document)
     finally:
         close_client(client)
 
 
 def _ingest(store: CorpusStore, lease: Lease, paths: list[str], settings: Settings, prune: bool,
-            embeddings: SentenceEmbeddings, progress: bool | None) -> IngestReport:
+            embeddings: SentenceEmbeddings, progress: bool | None,
+            on_document: Callable[[str, int, int], None] | None) -> IngestReport:
     corpus = store.corpus
     report = IngestReport(corpus)
     report.recovered = store.unfinished_write() is not None
@@ -111,12 +117,16 @@ def _ingest(store: CorpusStore, lease: Lease, paths: list[str], settings: Settin
         from tqdm import tqdm
 
         total = sum(len(p) for _, p in pending)
+        done = 0
         with tqdm(total=total, unit="passage", desc=f"ingest {corpus}", disable=None if progress is None else not progress) as bar:
             for document, passages in pending:
                 lease.check()  # another writer took over after we stalled: stop writing
                 _write(store, embeddings, document, passages, report, is_update=document.source in stored)
                 store.bump_revision()  # readers see each document as soon as it is whole
                 bar.update(len(passages))  # interrupted here? the next run resumes from this document
+                done += len(passages)
+                if on_document is not None:
+                    on_document(document.source, done, total)
 
         if report.removed or report.updated:
             _restore_deferred(store, embeddings, settings, stored, report, pending)

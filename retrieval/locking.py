@@ -7,7 +7,9 @@ log. Two processes on one folder see stale vectors at best and wreck the index a
 (docs/robustness.md has the measurements). So one process at a time opens an embedded
 index: it holds an exclusive OS lock on DATA_DIR/chroma.lock for as long as its client is
 open. The kernel drops the lock when the process ends, however it ends (SIGKILL included),
-so a lock is never left behind.
+so a lock is never left behind. A `qa ingest` that finds `qa serve` holding the index
+hands its work to the bot instead (bot/handoff.py): that is why StoreBusy carries the
+holder's record.
 
 A Chroma server serialises its own storage, so any number of processes may read and write
 through it. What still needs care is two ingests of one corpus at once: each decides what
@@ -46,7 +48,14 @@ log = logging.getLogger(__name__)
 
 
 class StoreBusy(QAError):
-    """Another qa process holds the index (embedded) or the corpus (server) for too long."""
+    """Another qa process holds the index (embedded) or the corpus (server) for too long.
+
+    `owner` is the holder's record (pid, host, command) when it is known: `qa ingest` hands
+    its work to a holder that is `qa serve` (bot/handoff.py)."""
+
+    def __init__(self, message: str, owner: dict | None = None):
+        super().__init__(message)
+        self.owner = owner
 
 
 def process_label() -> str:
@@ -131,13 +140,14 @@ def _acquire_embedded(lock, folder: Path, settings: Settings) -> None:
         pass
     owner = _read_owner(folder)
     if owner is None or owner["command"] in LONG_RUNNING or settings.lock_wait == 0:
-        raise StoreBusy(_busy_message(folder, owner, waited=None))
+        raise StoreBusy(_busy_message(folder, owner, waited=None), owner)
     if sys.stderr.isatty():
         print(f"waiting for {_describe(owner)} to finish with {folder} ...", file=sys.stderr, flush=True)
     try:
         lock.acquire(timeout=settings.lock_wait)
     except Timeout:
-        raise StoreBusy(_busy_message(folder, _read_owner(folder), waited=settings.lock_wait)) from None
+        owner = _read_owner(folder)
+        raise StoreBusy(_busy_message(folder, owner, waited=settings.lock_wait), owner) from None
 
 
 def _read_owner(folder: Path) -> dict | None:

@@ -69,6 +69,25 @@ def test_chat_keeps_answering_until_quit(ingested):
     assert "special forces" in result.output and "would like to avoid" in result.output
 
 
+def test_chat_says_when_the_store_fails_on_a_question_and_keeps_the_session(ingested, monkeypatch):
+    from retrieval.chain import Engine
+    from retrieval.errors import StoreUnavailable
+
+    answer = Engine.answer
+    failures = [StoreUnavailable("cannot reach the Chroma server at 127.0.0.1:8000; start it")]
+
+    def store_fails_once(self, *args, **kwargs):
+        if failures:
+            raise failures.pop()
+        return answer(self, *args, **kwargs)
+
+    monkeypatch.setattr(Engine, "answer", store_fails_once)
+    result = qa("chat", input="What did Shoigu ask Wallace?\nWhat did Shoigu ask Wallace?\nquit\n")
+    assert result.exit_code == 0
+    assert result.stderr.strip().splitlines() == ["error: cannot reach the Chroma server at 127.0.0.1:8000; start it"]
+    assert "special forces" in result.stdout  # the next question was answered
+
+
 def test_eval_prints_every_metric(ingested):
     result = qa("eval", str(EVAL_DIR / "seed_dev.jsonl"), "--json")
     metrics = json.loads(result.output)

@@ -12,6 +12,7 @@ from bot.cli import cli
 from retrieval.ingest import ingest
 from retrieval.store import CorpusStore, close_client, open_client
 from tests.conftest import SEED_CORPUS, free_port
+from tests.openai_fake import FakeOpenAI, Step
 from tests.slack_fake import FakeSlack
 
 pytestmark = pytest.mark.integration
@@ -102,3 +103,33 @@ def test_an_ingest_that_never_finished_is_a_warning_that_says_to_rerun_it(settin
     assert result.exit_code == 0
     assert statuses(result.output)["corpus 'default'"] == "warn"
     assert "an ingest by elsewhere:4242 did not finish" in result.output and "run the same qa ingest again" in result.output
+
+
+def test_with_qa_llm_set_the_model_must_be_set_up_and_is_never_called(settings, monkeypatch):
+    ingest([str(SEED_CORPUS)], "default", settings, progress=False)
+    monkeypatch.setenv("QA_LLM", "openai:gpt-4o-mini")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    result = run("doctor")  # no API key anywhere
+    assert result.exit_code == 1
+    assert statuses(result.output)["LLM"] == "FAIL"
+    assert "QA_LLM=openai:gpt-4o-mini could not be set up: Missing credentials" in result.output
+
+    with FakeOpenAI(Step("{}")) as fake:
+        monkeypatch.setenv("QA_LLM_BASE_URL", fake.base_url)
+        monkeypatch.setenv("QA_LLM_API_KEY", "sk-test-SECRET")
+        result = run("doctor")
+    assert result.exit_code == 0, result.output
+    assert statuses(result.output)["LLM"] == "ok" and fake.requests == []
+    assert "SECRET" not in result.output
+
+
+def test_serve_lists_a_model_that_cannot_be_set_up_with_the_other_problems(settings, slack, monkeypatch):
+    ingest([str(SEED_CORPUS)], "default", settings, progress=False)
+    monkeypatch.setenv("QA_LLM", "nosuchprovider:model-x")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
+    result = run("serve")  # and no signing secret
+    assert result.exit_code == 1
+    first, *problems = result.output.strip().splitlines()
+    assert first == "Error: qa serve cannot start; fix these 2 problems:"
+    assert problems[0].startswith("  - LLM: QA_LLM=nosuchprovider:model-x could not be set up")
+    assert problems[1].startswith("  - signing secret: SLACK_SIGNING_SECRET is not set")

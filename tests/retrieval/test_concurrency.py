@@ -1,6 +1,7 @@
 """Several processes on one index. Embedded: one process at a time; an ingest next to a
-running bot refuses in one line naming the fix, a short command waits its turn, a killed
-holder leaves no lock behind. Server: ingests of one corpus take turns (a lease in the
+running `qa chat` refuses in one line naming the fix (next to `qa serve`, the bot does the
+ingest: tests/bot/test_handoff.py), a short command waits its turn, a killed holder leaves
+no lock behind. Server: ingests of one corpus take turns (a lease in the
 server), and a running bot sees every change without a restart."""
 
 from __future__ import annotations
@@ -15,16 +16,14 @@ import uuid
 
 import pytest
 
-from bench.serving import start_serve
 from retrieval.chain import Engine
 from retrieval.errors import CorpusNotFound
 from retrieval.ingest import ingest
 from retrieval.locking import Lease, StoreBusy, lease_collection
 from retrieval.settings import Settings
 from retrieval.store import close_client, open_client, remove_corpus
-from tests.conftest import ROOT, SEED_CORPUS, SEED_FILE, SHOIGU_SENTENCE, free_port
+from tests.conftest import ROOT, SEED_CORPUS, SEED_FILE, SHOIGU_SENTENCE
 from tests.retrieval.index_checks import audit, problems, qa_env, squad_documents
-from tests.slack_fake import FakeSlack, app_mention, event_callback, post_signed
 
 pytestmark = pytest.mark.integration
 
@@ -52,33 +51,31 @@ def hold_store_in_another_process(settings: Settings, seconds: float) -> subproc
 # -- embedded: one process at a time -----------------------------------------------------------
 
 
-def test_ingest_next_to_a_running_bot_refuses_in_one_line_and_the_bot_keeps_answering(settings, tmp_path):
+def test_ingest_next_to_qa_chat_refuses_in_one_line_and_the_chat_keeps_answering(settings, tmp_path):
+    """(Next to `qa serve`, the bot does the ingest instead: tests/bot/test_handoff.py.)"""
     ingest([str(SEED_CORPUS)], "default", settings, progress=False)
-    fake, port, secret = FakeSlack(), free_port(), "concurrency-secret"
-    env = qa_env(settings, SLACK_API_URL=fake.api_url, SLACK_BOT_TOKEN="xoxb-concurrency", SLACK_SIGNING_SECRET=secret)
-    log = open(tmp_path / "serve.log", "w")  # noqa: SIM115 (the bot writes to it until the end)
-    bot = start_serve(env, port, log)
+    env = qa_env(settings)
+    chat = subprocess.Popen([sys.executable, "-m", "bot.cli", "chat"], env=env, cwd=tmp_path, text=True,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
+        assert chat.stdout.readline().startswith("Asking corpus 'default'")  # warm: it holds the index
         (tmp_path / "new").mkdir()
         (tmp_path / "new" / "canteen.txt").write_text("The canteen serves lentil soup on Fridays.")
         started = time.monotonic()
         refused = subprocess.run([sys.executable, "-m", "bot.cli", "ingest", str(tmp_path / "new")], env=env,
                                  capture_output=True, text=True, cwd=tmp_path)
-        assert refused.returncode == 1 and time.monotonic() - started < 20  # at once: no waiting for a bot
+        assert refused.returncode == 1 and time.monotonic() - started < 20  # at once: no waiting for a chat
         [line] = refused.stderr.strip().splitlines()
-        assert f"in use by `qa serve` (pid {bot.pid})" in line and "one process at a time" in line
+        assert f"in use by `qa chat` (pid {chat.pid})" in line and "one process at a time" in line
         assert "stop it first" in line and "chroma run --path" in line and "CHROMA_HOST" in line and "CHROMA_PORT" in line
 
-        body = json.dumps(event_callback(app_mention("What did Shoigu ask Wallace?", "CCONC")))
-        assert post_signed(f"http://127.0.0.1:{port}/slack/events", body, "application/json", secret).status_code == 200
-        [post] = fake.wait_for(lambda: fake.posts("CCONC"))
-        assert SHOIGU_SENTENCE in json.dumps(post["blocks"])
+        answered, _ = chat.communicate("What did Shoigu ask Wallace?\nquit\n", timeout=60)
+        assert chat.returncode == 0 and SHOIGU_SENTENCE[:50] in answered.replace("\n  > ", " ")
     finally:
-        bot.terminate()
-        bot.wait(timeout=30)
-        log.close()
-        fake.close()
-    report = ingest([str(tmp_path / "new")], "default", settings, progress=False)  # the bot has stopped
+        if chat.poll() is None:
+            chat.kill()
+            chat.wait()
+    report = ingest([str(tmp_path / "new")], "default", settings, progress=False)  # the chat has ended
     assert report.added == [str(tmp_path / "new" / "canteen.txt")]
     assert problems(audit(settings, "default")) == {}
 

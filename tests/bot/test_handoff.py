@@ -1,0 +1,379 @@
+"""`qa ingest` while `qa serve` holds the embedded index: the bot does the ingest.
+
+The first tests drive the socket protocol (bot/handoff.py) with a scripted ingest in place
+of the real one, so they need no model; the last ones run a real `qa serve` and real
+`qa ingest` processes, as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from click.testing import CliRunner
+
+from bench.serving import start_serve
+from bot.cli import cli
+from bot.handoff import HandoffServer, HandoffUnavailable, hand_over_ingest, socket_path
+from retrieval.errors import QAError, UsageError
+from retrieval.ingest import IngestReport, ingest
+from retrieval.locking import OWNER_FILE
+from tests.conftest import SEED_CORPUS, free_port
+from tests.retrieval.index_checks import audit, problems, qa_env
+from tests.slack_fake import FakeSlack, app_mention, event_callback, post_signed
+
+SECRET = "handoff-signing-secret"
+CANTEEN = "The canteen serves lentil soup on Fridays."
+
+
+class ScriptedIngest:
+    """Stands in for retrieval.ingest.ingest in the bot: records each call, commits every
+    path as a document (or `documents` made-up ones), each after `pause` seconds, reporting
+    progress after each, and reports them all added. With `block`, it waits for that event
+    before the first."""
+
+    def __init__(self, block: threading.Event | None = None, documents: int | None = None, pause: float = 0.0):
+        self.calls: list[dict] = []
+        self.block, self.documents, self.pause = block, documents, pause
+        self.running = self.most_at_once = 0
+        self.stopped_by: BaseException | None = None
+        self.finished = threading.Event()
+        self._lock = threading.Lock()
+
+    def __call__(self, paths, corpus, settings, prune, on_document):
+        with self._lock:
+            self.calls.append({"paths": paths, "corpus": corpus, "prune": prune, "window_chars": settings.window_chars})
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+        try:
+            if self.block is not None:
+                self.block.wait(10)
+            sources = paths if self.documents is None else [f"{paths[0]}/doc{i}.txt" for i in range(self.documents)]
+            for done, source in enumerate(sources, 1):
+                time.sleep(self.pause)
+                on_document(source, done, len(sources))
+            return IngestReport(corpus, added=list(sources), passages_written=len(sources))
+        except BaseException as exc:
+            self.stopped_by = exc
+            raise
+        finally:
+            with self._lock:
+                self.running -= 1
+            self.finished.set()
+
+
+def wait_until(condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def bot(settings):
+    """A listening HandoffServer with a scripted ingest; `bot(ingest=..., **settings)` for others."""
+    started: list[HandoffServer] = []
+
+    def start(ingest=None, **overrides) -> HandoffServer:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        server = HandoffServer(settings.model_copy(update=overrides), ingest or ScriptedIngest())
+        server.start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.close()
+
+
+def test_the_bot_runs_the_ingest_it_is_handed_and_sends_back_progress_and_the_report(settings, bot, tmp_path):
+    scripted = ScriptedIngest()
+    bot(ingest=scripted)
+    progress: list[str] = []
+    report, pid = hand_over_ingest(settings, [str(tmp_path / "a.txt"), str(tmp_path / "b")], "news", True, progress.append)
+    assert pid == os.getpid()
+    assert scripted.calls == [{"paths": [str(tmp_path / "a.txt"), str(tmp_path / "b")], "corpus": "news", "prune": True,
+                               "window_chars": settings.window_chars}]
+    assert progress == [f"1/2 passages: {tmp_path / 'a.txt'}", f"2/2 passages: {tmp_path / 'b'}"]
+    assert report == IngestReport("news", added=[str(tmp_path / "a.txt"), str(tmp_path / "b")], passages_written=2)
+
+
+def test_the_socket_is_open_to_its_user_alone_and_removed_when_the_bot_stops(settings, bot):
+    server = bot()
+    mode = os.stat(socket_path(settings)).st_mode
+    assert stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o600
+    server.close()
+    assert not socket_path(settings).exists()
+    with pytest.raises(HandoffUnavailable, match="nothing answers on"):
+        hand_over_ingest(settings, ["/x.txt"], "default", False)
+
+
+def test_a_socket_left_by_a_killed_bot_answers_nobody_and_the_next_bot_replaces_it(settings, bot):
+    settings.data_dir.mkdir(parents=True)
+    leftover = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    leftover.bind(str(socket_path(settings)))  # bound, then its process died: the file stays, nobody listens
+    leftover.close()
+    with pytest.raises(HandoffUnavailable, match="nothing answers on"):
+        hand_over_ingest(settings, ["/x.txt"], "default", False)
+    bot()
+    assert hand_over_ingest(settings, ["/x.txt"], "default", False)[0].added == ["/x.txt"]
+
+
+def test_a_socket_that_someone_answers_on_is_never_taken_over(settings, bot):
+    bot()
+    with pytest.raises(QAError, match="another process answers on"):
+        bot()
+    assert hand_over_ingest(settings, ["/x.txt"], "default", False)[0].added == ["/x.txt"]  # the first still serves
+
+
+def test_a_second_ingest_waits_for_the_first(settings, bot):
+    release = threading.Event()
+    scripted = ScriptedIngest(block=release)
+    bot(ingest=scripted)
+    first = threading.Thread(target=hand_over_ingest, args=(settings, ["/first.txt"], "default", False))
+    first.start()
+    wait_until(lambda: scripted.calls)
+    heard: list[str] = []
+
+    def progress(message: str) -> None:
+        heard.append(message)
+        if message.startswith("waiting"):
+            release.set()  # the first finishes only once the second has been told to wait
+
+    report, pid = hand_over_ingest(settings, ["/second.txt"], "default", False, progress)
+    first.join(10)
+    assert heard[0] == f"waiting for the ingest `qa serve` (pid {pid}) is already running ..."
+    assert report.added == ["/second.txt"] and [c["paths"] for c in scripted.calls] == [["/first.txt"], ["/second.txt"]]
+    assert scripted.most_at_once == 1
+
+
+def test_a_second_ingest_gives_up_after_qa_lock_wait(settings, bot):
+    release = threading.Event()
+    scripted = ScriptedIngest(block=release)
+    bot(ingest=scripted, lock_wait=0.3)
+    first = threading.Thread(target=hand_over_ingest, args=(settings, ["/first.txt"], "default", False))
+    first.start()
+    wait_until(lambda: scripted.calls)
+    try:
+        with pytest.raises(QAError, match=r"is still running another ingest after waiting 0.3 s \(QA_LOCK_WAIT\); try again"):
+            hand_over_ingest(settings, ["/second.txt"], "default", False)
+    finally:
+        release.set()
+        first.join(10)
+    assert len(scripted.calls) == 1
+
+
+@pytest.mark.parametrize("paths, corpus, model, error, message", [
+    (["relative/docs"], "default", "", UsageError, "paths must be a non-empty list of absolute paths"),
+    (["/docs"], "bad name!", "", UsageError, "invalid corpus name 'bad name!'"),
+    (["/docs"], "default", "other/model", QAError, "embeds with 'sentence-transformers/all-MiniLM-L6-v2', not 'other/model'"),
+])
+def test_a_request_the_bot_cannot_honour_is_refused_and_nothing_runs(settings, bot, paths, corpus, model, error, message):
+    scripted = ScriptedIngest()
+    bot(ingest=scripted)
+    with pytest.raises(error, match=message.replace("(", r"\(").replace(")", r"\)")):
+        hand_over_ingest(settings.model_copy(update={"embed_model": model}), paths, corpus, False)
+    assert scripted.calls == []
+
+
+def test_the_clients_window_size_is_used_as_a_local_ingest_would(settings, bot):
+    scripted = ScriptedIngest()
+    bot(ingest=scripted)
+    hand_over_ingest(settings.model_copy(update={"window_chars": 900}), ["/docs"], "default", False)
+    assert scripted.calls[0]["window_chars"] == 900
+
+
+def test_garbage_on_the_socket_is_answered_with_an_error_line(settings, bot):
+    bot()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.connect(str(socket_path(settings)))
+        conn.sendall(b"GET / HTTP/1.1\n")
+        reply = json.loads(conn.makefile().readline())
+    assert reply == {"type": "error", "message": "the request is not a JSON object", "usage": True}
+
+
+def test_a_client_that_goes_away_stops_the_ingest_after_the_document_in_hand(settings, bot):
+    scripted = ScriptedIngest(documents=200, pause=0.02)
+    bot(ingest=scripted)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:  # as `qa ingest` does, then Ctrl-C
+        conn.connect(str(socket_path(settings)))
+        conn.sendall(json.dumps({"protocol": 1, "command": "ingest", "paths": ["/docs"], "corpus": "default"}).encode() + b"\n")
+        with conn.makefile() as lines:
+            assert json.loads(lines.readline())["type"] == "accepted"
+            assert json.loads(lines.readline())["type"] == "progress"
+    assert scripted.finished.wait(10)
+    assert type(scripted.stopped_by).__name__ == "ClientGone"  # raised out of on_document, as Ctrl-C would be
+
+
+def test_a_bot_that_is_stopped_mid_ingest_ends_it_after_the_document_in_hand_and_says_so(settings, bot):
+    scripted = ScriptedIngest(documents=200, pause=0.02)
+    server = bot(ingest=scripted)
+    failure: list[BaseException] = []
+
+    def client():
+        try:
+            hand_over_ingest(settings, ["/docs"], "default", False)
+        except QAError as exc:
+            failure.append(exc)
+
+    handing_over = threading.Thread(target=client)
+    handing_over.start()
+    wait_until(lambda: scripted.calls)
+    server.close()  # what `qa serve` does on SIGTERM or Ctrl-C
+    assert scripted.finished.is_set()  # close() waited for the ingest to stop
+    assert type(scripted.stopped_by).__name__ == "_Stopping"
+    handing_over.join(10)
+    assert str(failure[0]).endswith("was stopped during the ingest; the documents it committed are kept: "
+                                    "run the same qa ingest again to finish it")
+
+
+def test_a_bot_that_dies_mid_ingest_is_one_clear_error(settings):
+    settings.data_dir.mkdir(parents=True)
+    dying = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    dying.bind(str(socket_path(settings)))
+    dying.listen(1)
+
+    def accept_then_die():
+        conn, _ = dying.accept()
+        conn.makefile().readline()
+        conn.sendall(b'{"type": "accepted", "pid": 4242}\n')
+        conn.close()  # what the kernel does for a process killed with SIGKILL
+
+    threading.Thread(target=accept_then_die, daemon=True).start()
+    try:
+        with pytest.raises(QAError, match=r"`qa serve` \(pid 4242\) stopped before it finished the ingest \(killed\?\); "
+                                          "what it committed is kept: run the same qa ingest again"):
+            hand_over_ingest(settings, ["/docs"], "default", False)
+    finally:
+        dying.close()
+
+
+def test_a_data_directory_deeper_than_a_socket_address_allows_still_works(settings, bot, tmp_path):
+    deep = settings.model_copy(update={"data_dir": tmp_path / ("d" * 60) / ("e" * 60)})
+    assert len(str(socket_path(deep))) > 107
+    deep.data_dir.mkdir(parents=True)
+    server = HandoffServer(deep, ScriptedIngest())
+    server.start()
+    try:
+        assert hand_over_ingest(deep, ["/x.txt"], "default", False)[0].added == ["/x.txt"]
+    finally:
+        server.close()
+    assert not socket_path(deep).exists()
+
+
+# -- qa ingest and qa serve, as users run them ---------------------------------------------------
+
+HOLD_AS_SERVE = """
+import json, os, socket, sys, time
+from retrieval.locking import OWNER_FILE
+from retrieval.settings import Settings
+from retrieval.store import open_client
+settings = Settings()
+client = open_client(settings)
+# Named `qa serve` but not listening: a bot from before hand-overs, or one whose socket failed.
+(settings.data_dir / OWNER_FILE).write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                                         "command": "qa serve", "since": time.time()}))
+print("held", flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.integration
+def test_a_serve_that_does_not_answer_on_the_socket_keeps_the_refusal_and_says_why(settings, tmp_path):
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_AS_SERVE], env=qa_env(settings), stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        (tmp_path / "new").mkdir()
+        (tmp_path / "new" / "canteen.txt").write_text(CANTEEN)
+        result = CliRunner().invoke(cli, ["ingest", str(tmp_path / "new")])
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.exit_code == 1
+    [line] = result.output.strip().splitlines()
+    assert f"in use by `qa serve` (pid {holder.pid})" in line and "stop it first" in line and "CHROMA_HOST" in line
+    assert line.endswith(f"; it did not take the ingest over itself (nothing answers on {socket_path(settings)})")
+    assert json.loads((settings.data_dir / OWNER_FILE).read_text())["pid"] == holder.pid  # nothing else opened it
+
+
+def serve_env(settings, fake: FakeSlack) -> dict:
+    return qa_env(settings, SLACK_API_URL=fake.api_url, SLACK_BOT_TOKEN="xoxb-handoff", SLACK_SIGNING_SECRET=SECRET)
+
+
+def qa_ingest(env, cwd, *args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bot.cli", "ingest", *args], env=env, cwd=cwd, capture_output=True,
+                          text=True, timeout=120)
+
+
+def ask_bot(port: int, fake: FakeSlack, question: str, channel: str) -> str:
+    body = json.dumps(event_callback(app_mention(question, channel)))
+    assert post_signed(f"http://127.0.0.1:{port}/slack/events", body, "application/json", SECRET).status_code == 200
+    [post] = fake.wait_for(lambda: fake.posts(channel))
+    return json.dumps(post["blocks"])
+
+
+@pytest.mark.integration
+def test_qa_ingest_next_to_qa_serve_is_done_by_the_bot_and_answered_at_once(settings, tmp_path):
+    ingest([str(SEED_CORPUS)], "default", settings, progress=False)
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / "canteen.txt").write_text(f"Facilities notes for the third floor.\n\n{CANTEEN}\n")
+    canteen = str(tmp_path / "new" / "canteen.txt")
+    fake, port = FakeSlack(), free_port()
+    env = serve_env(settings, fake)
+    log_path = tmp_path / "serve.log"
+    with open(log_path, "w") as log:
+        bot = start_serve(env, port, log)
+        try:
+            handed = f"ingested by the running `qa serve` (pid {bot.pid}), which holds the index in {settings.data_dir}"
+            done = qa_ingest(env, tmp_path, "new", "--json")  # relative: the bot gets it made absolute
+            assert done.returncode == 0, done.stderr
+            assert json.loads(done.stdout) == {"corpus": "default", "added": [canteen], "updated": [], "unchanged": [],
+                                               "removed": [], "skipped": [], "passages_written": 1,
+                                               "duplicate_passages": 0, "recovered": False}
+            assert done.stderr.strip().splitlines() == [handed]
+            assert CANTEEN in ask_bot(port, fake, "What does the canteen serve on Fridays?", "CHANDOFF1")  # no restart
+
+            again = qa_ingest(env, tmp_path, str(tmp_path / "new"))
+            assert again.returncode == 0 and again.stderr.strip().splitlines() == [handed]
+            assert again.stdout.strip() == "corpus 'default': 0 added, 0 updated, 1 unchanged, 0 removed, 0 skipped; 0 passages written"
+
+            missing = qa_ingest(env, tmp_path, "new/missing.txt")
+            assert missing.returncode == 2 and missing.stderr.strip().splitlines() == ["Error: no such file or folder: new/missing.txt"]
+            assert CANTEEN in ask_bot(port, fake, "What does the canteen serve on Fridays?", "CHANDOFF2")
+        finally:
+            bot.terminate()
+            bot.wait(timeout=30)
+            fake.close()
+    assert bot.returncode == -signal.SIGTERM and not socket_path(settings).exists()  # stopping removes the socket
+    assert log_path.read_text().count("for qa ingest (pid") == 4  # two ingests handed over (started, done); not the missing path
+    assert problems(audit(settings, "default")) == {}  # no duplicated, orphaned or stale passage
+    assert json.loads(CliRunner().invoke(cli, ["corpora", "--json"]).output) == [
+        {"corpus": "default", "documents": 2, "passages": 8}]
+
+
+@pytest.mark.integration
+def test_after_qa_serve_is_killed_its_stale_socket_is_ignored_and_qa_ingest_runs_by_itself(settings, tmp_path):
+    ingest([str(SEED_CORPUS)], "default", settings, progress=False)
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / "canteen.txt").write_text(CANTEEN)
+    fake, port = FakeSlack(), free_port()
+    env = serve_env(settings, fake)
+    try:
+        bot = start_serve(env, port)
+        bot.send_signal(signal.SIGKILL)
+        bot.wait(timeout=30)
+    finally:
+        fake.close()
+    assert stat.S_ISSOCK(os.stat(socket_path(settings)).st_mode)  # left behind
+    started = time.monotonic()
+    done = qa_ingest(env, tmp_path, str(tmp_path / "new"), "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["added"] == [str(tmp_path / "new" / "canteen.txt")]
+    assert "qa serve" not in done.stderr and time.monotonic() - started < 60
