@@ -49,10 +49,12 @@ def check_committed_documents_answer(settings: Settings, corpus: str, firsts: di
 def test_an_embedded_ingest_killed_three_times_then_rerun_is_complete_and_consistent(settings, tmp_path):
     """Three `qa ingest` processes, each SIGKILLed at a different point of its progress
     (each resuming from what the last one committed), then the same ingest run to the end."""
-    firsts = squad_documents(tmp_path / "docs", documents=10, paragraphs=2)
+    firsts = squad_documents(tmp_path / "docs", documents=12, paragraphs=2)
     env = qa_env(settings)
     committed: list[int] = []
-    for fraction in (0.15, 0.5, 0.85):
+    # Fractions of each run's own work (what the previous runs left): late enough to have
+    # committed something, early enough that documents always remain for the re-run.
+    for fraction in (0.2, 0.35, 0.35):
         run = IngestProcess([tmp_path / "docs"], "crash", env)
         progress = run.wait_for(fraction)
         run.kill()
