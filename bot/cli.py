@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -129,8 +128,8 @@ def _ingest_through_serve(settings, paths: list[str], prune: bool, busy):
             click.echo(f"qa serve: {message}", err=True)
 
     try:
-        # The bot has its own working directory: it gets absolute paths.
-        report, pid = hand_over_ingest(settings, [os.path.abspath(p) for p in paths], settings.corpus, prune, show)
+        # The bot has its own working directory: it is told ours, and names documents as we would.
+        report, pid = hand_over_ingest(settings, paths, settings.corpus, prune, show)
     except HandoffUnavailable as exc:  # a bot that does not listen (started before hand-overs existed...)
         raise StoreBusy(f"{busy}; it did not take the ingest over itself ({exc})", busy.owner) from None
     click.echo(f"ingested by the running `qa serve` (pid {pid}), which holds the index in {settings.data_dir}", err=True)

@@ -13,8 +13,11 @@ machine: Unix sockets only.
 
 The protocol is JSON lines. The client sends one request:
 
-    {"protocol": 1, "command": "ingest", "paths": [absolute paths], "corpus": "default",
-     "prune": false, "window_chars": 600, "embed_model": "sentence-transformers/..."}
+    {"protocol": 1, "command": "ingest", "paths": [paths as given], "cwd": "/where/qa/ingest/ran",
+     "corpus": "default", "prune": false, "window_chars": 600, "embed_model": "sentence-transformers/..."}
+
+Relative paths are read from `cwd` but keep their names, so a document has the same source
+whether it was ingested by the bot or by a local `qa ingest` from the same folder.
 
 and the bot answers with {"type": "accepted", "pid": N}, then any number of
 {"type": "progress", "message": "..."}, then exactly one of
@@ -58,7 +61,7 @@ MAX_ADDRESS_BYTES = 107  # sun_path holds 108 bytes with its terminating NUL (Li
 
 log = logging.getLogger(__name__)
 
-# run_ingest(paths, corpus, settings, prune, on_document) -> IngestReport
+# run_ingest(paths, corpus, settings, prune, on_document, cwd) -> IngestReport
 IngestFunction = Callable[[list[str], str, Settings, bool, Callable[[str, int, int], None]], IngestReport]
 
 
@@ -280,7 +283,7 @@ class HandoffServer:
 
     def _serve_request(self, channel: _Channel, pid: int) -> None:
         try:
-            paths, corpus, prune, settings = self._validate(channel.read_request())
+            paths, cwd, corpus, prune, settings = self._validate(channel.read_request())
         except QAError as exc:
             channel.send({"type": "error", "message": str(exc), "usage": isinstance(exc, UsageError)})
             return
@@ -309,7 +312,7 @@ class HandoffServer:
                     raise _Stopping
 
             try:
-                report = self._run_ingest(paths, corpus, settings, prune, on_document)
+                report = self._run_ingest(paths, corpus, settings, prune, on_document, cwd)
             except ClientGone:
                 raise
             except _Stopping:
@@ -334,13 +337,16 @@ class HandoffServer:
                  len(report.skipped))
         channel.send({"type": "report", "report": asdict(report)})
 
-    def _validate(self, request: dict) -> tuple[list[str], str, bool, Settings]:
+    def _validate(self, request: dict) -> tuple[list[str], str, str, bool, Settings]:
         if request.get("protocol") != PROTOCOL or request.get("command") != "ingest":
             raise UsageError(f"unsupported request (this qa serve speaks protocol {PROTOCOL}, command 'ingest'); "
                              "use the same version of qa for both")
         paths, corpus, prune = request.get("paths"), request.get("corpus"), request.get("prune", False)
-        if not (isinstance(paths, list) and paths and all(isinstance(p, str) and os.path.isabs(p) for p in paths)):
-            raise UsageError("paths must be a non-empty list of absolute paths")
+        cwd = request.get("cwd")
+        if not (isinstance(paths, list) and paths and all(isinstance(p, str) and p for p in paths)):
+            raise UsageError("paths must be a non-empty list of paths")
+        if not (isinstance(cwd, str) and os.path.isabs(cwd)):
+            raise UsageError("cwd must be the absolute path the relative paths are relative to")
         if not (isinstance(corpus, str) and re.match(CORPUS_NAME_PATTERN, corpus)):
             raise UsageError(f"invalid corpus name {corpus!r}")
         if not isinstance(prune, bool):
@@ -362,7 +368,7 @@ class HandoffServer:
             # Vectors of another model would not be comparable with the questions the bot embeds.
             raise QAError(f"`qa serve` (pid {os.getpid()}) embeds with '{model_id(self.settings.embed_model)}', "
                           f"not '{model}' (QA_EMBED_MODEL); run qa ingest with the bot's QA_EMBED_MODEL")
-        return paths, corpus, prune, settings
+        return paths, cwd, corpus, prune, settings
 
 
 class _Terminated(BaseException):  # not an Exception: no `except Exception` on the way may swallow it
@@ -414,9 +420,9 @@ def start_handoff(settings: Settings) -> HandoffServer | None:
     # the ingest shares the one the bot answers with.
     embeddings = SentenceEmbeddings.from_settings(settings)
 
-    def run_ingest(paths, corpus, ingest_settings, prune, on_document):
+    def run_ingest(paths, corpus, ingest_settings, prune, on_document, cwd):
         return ingest(paths, corpus, ingest_settings, prune=prune, embeddings=embeddings, progress=False,
-                      on_document=on_document)
+                      on_document=on_document, cwd=cwd)
 
     server = HandoffServer(settings, run_ingest)
     try:
@@ -433,14 +439,14 @@ def start_handoff(settings: Settings) -> HandoffServer | None:
 
 def hand_over_ingest(settings: Settings, paths: list[str], corpus: str, prune: bool,
                      on_progress: Callable[[str], None] | None = None) -> tuple[IngestReport, int]:
-    """Have the `qa serve` listening on the data directory's socket ingest `paths` (absolute)
-    into `corpus`. Returns its report and its pid. Raises HandoffUnavailable when no bot
+    """Have the `qa serve` listening on the data directory's socket ingest `paths` (relative to
+    this process's working directory) into `corpus`. Returns its report and its pid. Raises HandoffUnavailable when no bot
     answers (nothing was sent), UsageError / QAError with the bot's message otherwise."""
     from retrieval.embeddings import model_id
 
     path = socket_path(settings)
     conn = _connect(path, CONNECT_TIMEOUT)
-    request = {"protocol": PROTOCOL, "command": "ingest", "paths": paths, "corpus": corpus, "prune": prune,
+    request = {"protocol": PROTOCOL, "command": "ingest", "paths": paths, "cwd": os.getcwd(), "corpus": corpus, "prune": prune,
                "window_chars": settings.window_chars, "embed_model": model_id(settings.embed_model)}
     pid = None
     with conn:

@@ -19,9 +19,10 @@ orphaned. Killed at any point, a re-run leaves no duplicated, orphaned or stale 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,24 +62,48 @@ def ingest(
     embeddings: SentenceEmbeddings | None = None,
     progress: bool | None = None,
     on_document: Callable[[str, int, int], None] | None = None,
+    cwd: str | None = None,
 ) -> IngestReport:
     """`on_document(source, passages_done, passages_total)` is called after each document is
     committed (a `qa serve` that ingests for `qa ingest` reports progress with it); whatever
-    it raises stops the ingest there, as Ctrl-C does."""
-    expand_paths(paths)  # every path must exist before anything is written
+    it raises stops the ingest there, as Ctrl-C does.
+
+    `cwd`: the folder relative `paths` are relative to when it is not this process's (a
+    `qa serve` ingesting for a `qa ingest` run elsewhere). Documents are then named as they
+    would be in that folder, so the same files keep the same sources either way."""
+    expand_paths([_located(p, cwd) for p in paths])  # every path must exist before anything is written
     embeddings = embeddings or SentenceEmbeddings.from_settings(settings)
     client = open_client(settings)  # refuses at once if a bot holds the embedded store
     try:
         with corpus_writer(client, settings, corpus) as lease:
             store = CorpusStore(client, settings, corpus, embeddings.name, create=True)
-            return _ingest(store, lease, paths, settings, prune, embeddings, progress, on_document)
+            return _ingest(store, lease, paths, settings, prune, embeddings, progress, on_document, cwd)
     finally:
         close_client(client)
 
 
+def _located(path: str, cwd: str | None) -> str:
+    return path if cwd is None else os.path.normpath(os.path.join(cwd, path))
+
+
+def _load(paths: list[str], cwd: str | None) -> Iterator[Document | Skipped]:
+    """load_paths, with sources named relative to `cwd` as given (see `ingest`)."""
+    if cwd is None:
+        yield from load_paths(paths)
+        return
+    named: set[str] = set()
+    for given in paths:
+        located, name = _located(given, cwd), os.path.normpath(given)
+        for item in load_paths([located]):
+            item = dataclasses.replace(item, source=name + item.source[len(located):])
+            if item.source not in named:  # a file named twice is ingested once, as load_paths does
+                named.add(item.source)
+                yield item
+
+
 def _ingest(store: CorpusStore, lease: Lease, paths: list[str], settings: Settings, prune: bool,
             embeddings: SentenceEmbeddings, progress: bool | None,
-            on_document: Callable[[str, int, int], None] | None) -> IngestReport:
+            on_document: Callable[[str, int, int], None] | None, cwd: str | None = None) -> IngestReport:
     corpus = store.corpus
     report = IngestReport(corpus)
     report.recovered = store.unfinished_write() is not None
@@ -87,7 +112,7 @@ def _ingest(store: CorpusStore, lease: Lease, paths: list[str], settings: Settin
     pending: list[tuple[Document, list[Passage]]] = []
     emptied: list[str] = []  # stored documents whose file lost its text
 
-    for item in load_paths(paths):
+    for item in _load(paths, cwd):
         seen.add(item.source)  # an unreadable file is kept as it was, never pruned
         if isinstance(item, Skipped):
             report.skipped.append({"source": item.source, "reason": item.reason})

@@ -47,7 +47,7 @@ class ScriptedIngest:
         self.finished = threading.Event()
         self._lock = threading.Lock()
 
-    def __call__(self, paths, corpus, settings, prune, on_document):
+    def __call__(self, paths, corpus, settings, prune, on_document, cwd=None):
         with self._lock:
             self.calls.append({"paths": paths, "corpus": corpus, "prune": prune, "window_chars": settings.window_chars})
             self.running += 1
@@ -171,7 +171,7 @@ def test_a_second_ingest_gives_up_after_qa_lock_wait(settings, bot):
 
 
 @pytest.mark.parametrize("paths, corpus, model, error, message", [
-    (["relative/docs"], "default", "", UsageError, "paths must be a non-empty list of absolute paths"),
+    ([""], "default", "", UsageError, "paths must be a non-empty list of paths"),
     (["/docs"], "bad name!", "", UsageError, "invalid corpus name 'bad name!'"),
     (["/docs"], "default", "other/model", QAError, "embeds with 'sentence-transformers/all-MiniLM-L6-v2', not 'other/model'"),
 ])
@@ -204,7 +204,8 @@ def test_a_client_that_goes_away_stops_the_ingest_after_the_document_in_hand(set
     bot(ingest=scripted)
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:  # as `qa ingest` does, then Ctrl-C
         conn.connect(str(socket_path(settings)))
-        conn.sendall(json.dumps({"protocol": 1, "command": "ingest", "paths": ["/docs"], "corpus": "default"}).encode() + b"\n")
+        conn.sendall(json.dumps({"protocol": 1, "command": "ingest", "paths": ["/docs"], "cwd": "/",
+                                 "corpus": "default"}).encode() + b"\n")
         with conn.makefile() as lines:
             assert json.loads(lines.readline())["type"] == "accepted"
             assert json.loads(lines.readline())["type"] == "progress"
@@ -324,7 +325,7 @@ def test_qa_ingest_next_to_qa_serve_is_done_by_the_bot_and_answered_at_once(sett
     ingest([str(SEED_CORPUS)], "default", settings, progress=False)
     (tmp_path / "new").mkdir()
     (tmp_path / "new" / "canteen.txt").write_text(f"Facilities notes for the third floor.\n\n{CANTEEN}\n")
-    canteen = str(tmp_path / "new" / "canteen.txt")
+    canteen = "new/canteen.txt"  # named as a local `qa ingest new` run in tmp_path would name it
     fake, port = FakeSlack(), free_port()
     env = serve_env(settings, fake)
     log_path = tmp_path / "serve.log"
@@ -332,7 +333,7 @@ def test_qa_ingest_next_to_qa_serve_is_done_by_the_bot_and_answered_at_once(sett
         bot = start_serve(env, port, log)
         try:
             handed = f"ingested by the running `qa serve` (pid {bot.pid}), which holds the index in {settings.data_dir}"
-            done = qa_ingest(env, tmp_path, "new", "--json")  # relative: the bot gets it made absolute
+            done = qa_ingest(env, tmp_path, "new", "--json")  # relative to qa ingest's folder, not the bot's
             assert done.returncode == 0, done.stderr
             assert json.loads(done.stdout) == {"corpus": "default", "added": [canteen], "updated": [], "unchanged": [],
                                                "removed": [], "skipped": [], "passages_written": 1,
@@ -340,7 +341,7 @@ def test_qa_ingest_next_to_qa_serve_is_done_by_the_bot_and_answered_at_once(sett
             assert done.stderr.strip().splitlines() == [handed]
             assert CANTEEN in ask_bot(port, fake, "What does the canteen serve on Fridays?", "CHANDOFF1")  # no restart
 
-            again = qa_ingest(env, tmp_path, str(tmp_path / "new"))
+            again = qa_ingest(env, tmp_path, "new")
             assert again.returncode == 0 and again.stderr.strip().splitlines() == [handed]
             assert again.stdout.strip() == "corpus 'default': 0 added, 0 updated, 1 unchanged, 0 removed, 0 skipped; 0 passages written"
 

@@ -197,3 +197,18 @@ def test_a_document_left_half_written_is_completed_from_its_stored_vectors(setti
     report = ingest([str(docs)], "default", settings, embeddings=again)
     assert report.updated == [str(docs / "b.txt")] and again.texts == []
     assert store.count() == full
+
+
+def test_an_ingest_for_another_folder_names_documents_as_a_local_ingest_there_would(settings, tmp_path, monkeypatch):
+    """What `qa serve` does for a `qa ingest` run in another folder: relative paths are read
+    from that folder and keep their names, so running the same ingest locally later finds
+    the documents unchanged rather than new."""
+    team = tmp_path / "team"
+    (team / "notes").mkdir(parents=True)
+    (team / "notes" / "canteen.txt").write_text("The canteen serves fish on Fridays. It opens at noon.\n")
+    monkeypatch.chdir(tmp_path)  # not the folder the paths are relative to
+    report = ingest(["notes"], "default", settings, progress=False, cwd=str(team))
+    assert report.added == ["notes/canteen.txt"]
+    monkeypatch.chdir(team)
+    again = ingest(["notes"], "default", settings, progress=False)
+    assert again.unchanged == ["notes/canteen.txt"] and not again.added
