@@ -53,10 +53,13 @@ class LiveReply:
             log.warning("draft not shown: %s", exc.response.get("error"))
 
     def finish(self, reply: Reply) -> None:
-        if self.ts is None:
-            post_reply(self.client, self.channel, self.thread_ts, reply)
-        else:
-            self.client.chat_update(channel=self.channel, ts=self.ts, text=reply.text, blocks=reply.blocks)
+        if self.ts is not None:
+            try:
+                self.client.chat_update(channel=self.channel, ts=self.ts, text=reply.text, blocks=reply.blocks)
+                return
+            except SlackApiError as exc:  # the draft was deleted, say: the answer is posted anew
+                log.warning("draft not updated: %s", exc.response.get("error"))
+        post_reply(self.client, self.channel, self.thread_ts, reply)
 
 
 @contextmanager

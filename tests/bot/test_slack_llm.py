@@ -106,3 +106,12 @@ def test_a_failing_model_still_gets_the_user_an_answer_with_a_short_note(world, 
     final = final_message(world, c)
     assert "HTTP 503" in all_text(final) and SHOIGU_SENTENCE in all_text(final)
     assert "Traceback" not in all_text(final) and "sk-test" not in json.dumps(messages_in(world, c))
+
+
+def test_when_the_draft_cannot_be_edited_the_answer_is_posted_anew(world, model):
+    model.load(citing(SHOIGU_SENTENCE, ANSWER))
+    c = channel()
+    world.fake.script("chat.update", c, *[(200, {}, {"ok": False, "error": "message_not_found"})] * 5)
+    world.event(app_mention("What did Shoigu ask Wallace?", c))
+    posts = world.fake.wait_for(lambda: [p for p in world.fake.posts(c) if "Helpful" in all_text(p)])
+    assert SHOIGU_SENTENCE in all_text(posts[-1]) and "Drafting" in all_text(world.fake.posts(c)[0])
