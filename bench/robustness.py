@@ -30,8 +30,8 @@ from retrieval.chain import Engine  # noqa: E402
 from retrieval.ingest import ingest  # noqa: E402
 from retrieval.settings import Settings  # noqa: E402
 from tests.conftest import SEED_CORPUS, free_port, wait_for_heartbeat  # noqa: E402
-from tests.retrieval.index_checks import IngestProcess, audit, problems, qa_env, squad_documents  # noqa: E402
-from tests.retrieval.test_crash_safety import FEEDBACK_WRITER  # noqa: E402
+from tests.retrieval.index_checks import (IngestProcess, audit, kill_feedback_writers, problems, qa_env,  # noqa: E402
+                                          squad_documents)
 
 
 def kill_loop(kills: int, work: Path, models: Path, server: tuple[str, int] | None, seed: int) -> dict:
@@ -79,20 +79,8 @@ def kill_loop(kills: int, work: Path, models: Path, server: tuple[str, int] | No
 def feedback_kills(rounds: int, work: Path, seed: int) -> dict:
     from bot.slack.state import SlackState
 
-    rng = random.Random(seed)
     path = work / "slack.sqlite3"
-    committed: set[str] = set()
-    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
-    for round_ in range(rounds):
-        writers = [subprocess.Popen([sys.executable, "-c", FEEDBACK_WRITER, str(path), f"{round_}{w}"], env=env,
-                                    stdout=subprocess.PIPE, text=True) for w in range(2)]
-        for writer in writers:
-            for _ in range(rng.randint(1, 80)):
-                committed.add(writer.stdout.readline().strip())
-        for writer in writers:
-            writer.kill()
-            committed.update(x.strip() for x in writer.stdout.read().splitlines() if x.strip())
-            writer.wait()
+    committed = kill_feedback_writers(path, rounds, random.Random(seed), clicks=(1, 80))
     state = SlackState(path)
     stored = {row["answer_id"] for row in state.feedback_rows()}
     return {"kills": 2 * rounds, "committed": len(committed), "lost": len(committed - stored),

@@ -115,3 +115,34 @@ class IngestProcess:
         self.process.kill()  # SIGKILL: no finally, no atexit, nothing flushed
         self.process.wait(timeout=30)
         os.close(self.master)
+
+
+FEEDBACK_WRITER = """
+import sys
+from pathlib import Path
+from bot.slack.state import SlackState
+from retrieval.types import Answer
+state = SlackState(Path(sys.argv[1]))
+for n in range(100000):
+    answer_id = state.save_answer(Answer(f"question {sys.argv[2]}-{n}?", "answer", False, []), "default")
+    assert state.record_feedback(answer_id, n % 2 == 0, "U1", "C1")
+    print(answer_id, flush=True)  # printed only once the feedback is committed
+"""
+
+
+def kill_feedback_writers(path: Path, rounds: int, rng, clicks: tuple[int, int]) -> set[str]:
+    """Two processes record feedback into `path`; each round both are SIGKILLed after a
+    random number of clicks (between `clicks`). Returns the ids they reported committed."""
+    committed: set[str] = set()
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
+    for round_ in range(rounds):
+        writers = [subprocess.Popen([sys.executable, "-c", FEEDBACK_WRITER, str(path), f"{round_}{w}"], env=env,
+                                    stdout=subprocess.PIPE, text=True) for w in range(2)]
+        for writer in writers:
+            for _ in range(rng.randint(*clicks)):
+                committed.add(writer.stdout.readline().strip())
+        for writer in writers:
+            writer.kill()
+            committed.update(line.strip() for line in writer.stdout.read().splitlines() if line.strip())
+            writer.wait()
+    return committed

@@ -6,8 +6,6 @@ side agree with the passages. The Slack feedback file survives kills the same wa
 from __future__ import annotations
 
 import random
-import subprocess
-import sys
 import uuid
 
 import pytest
@@ -16,8 +14,7 @@ from retrieval.chain import Engine
 from retrieval.ingest import ingest
 from retrieval.settings import Settings
 from retrieval.store import CorpusStore, close_client, open_client
-from tests.conftest import ROOT
-from tests.retrieval.index_checks import IngestProcess, audit, problems, qa_env, squad_documents
+from tests.retrieval.index_checks import IngestProcess, audit, kill_feedback_writers, problems, qa_env, squad_documents
 
 pytestmark = pytest.mark.integration
 
@@ -130,17 +127,6 @@ def test_vectors_orphaned_by_a_kill_are_swept_even_when_their_file_is_gone_by_th
     assert problems(found := audit(settings, "default")) == {} and found["sentences"] == 2
 
 
-FEEDBACK_WRITER = """
-import sys
-from pathlib import Path
-from bot.slack.state import SlackState
-from retrieval.types import Answer
-state = SlackState(Path(sys.argv[1]))
-for n in range(100000):
-    answer_id = state.save_answer(Answer(f"question {sys.argv[2]}-{n}?", "answer", False, []), "default")
-    assert state.record_feedback(answer_id, n % 2 == 0, "U1", "C1")
-    print(answer_id, flush=True)  # printed only once the feedback is committed
-"""
 
 
 def test_killed_feedback_writers_never_lose_a_committed_click_or_damage_the_file(tmp_path):
@@ -149,19 +135,7 @@ def test_killed_feedback_writers_never_lose_a_committed_click_or_damage_the_file
     from bot.slack.state import SlackState
 
     path = tmp_path / "slack.sqlite3"
-    rng = random.Random(7)
-    committed: set[str] = set()
-    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
-    for round_ in range(5):
-        writers = [subprocess.Popen([sys.executable, "-c", FEEDBACK_WRITER, str(path), f"{round_}{w}"], env=env,
-                                    stdout=subprocess.PIPE, text=True) for w in range(2)]
-        for writer in writers:
-            for _ in range(rng.randint(5, 60)):
-                committed.add(writer.stdout.readline().strip())
-        for writer in writers:
-            writer.kill()
-            committed.update(line.strip() for line in writer.stdout.read().splitlines() if line.strip())
-            writer.wait()
+    committed = kill_feedback_writers(path, rounds=5, rng=random.Random(7), clicks=(5, 60))
     state = SlackState(path)
     assert state.integrity_problem() is None
     stored = {row["answer_id"] for row in state.feedback_rows()}
