@@ -12,6 +12,8 @@ import threading
 import time
 import urllib.parse
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,13 +83,22 @@ def world(tmp_path_factory, model_cache):
                         slack_bot_token=BOT_TOKEN, slack_signing_secret=SECRET, slack_channel_corpora="CHOSTILE=hostile")
     ingest([str(SEED_CORPUS)], "default", settings, progress=False)
     ingest([str(root / "hostile")], "hostile", settings, progress=False)
+    with serving(settings, fake) as world:
+        yield world
+
+
+@contextmanager
+def serving(settings: Settings, fake: FakeSlack) -> Iterator[World]:
+    """The app warmed and served for `settings`, talking to `fake`; both stopped after."""
     engine = Engine(settings)
     warm(engine, settings)
     server, thread, base = run_app(settings, engine)
-    yield World(f"{base}/slack/events", fake, settings)
-    server.should_exit = True
-    thread.join(timeout=10)
-    fake.close()
+    try:
+        yield World(f"{base}/slack/events", fake, settings)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        fake.close()
 
 
 def channel() -> str:

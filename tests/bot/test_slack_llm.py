@@ -9,11 +9,9 @@ import json
 
 import pytest
 
-from bot.slack.server import warm
-from retrieval.chain import Engine
 from retrieval.ingest import ingest
 from retrieval.settings import Settings
-from tests.bot.test_slack import BOT_TOKEN, SECRET, World, all_text, channel, run_app
+from tests.bot.test_slack import BOT_TOKEN, SECRET, World, all_text, channel, serving
 from tests.conftest import SEED_CORPUS, SHOIGU_SENTENCE
 from tests.openai_fake import FakeOpenAI, Step, citing, passage_of, reply
 from tests.slack_fake import FakeSlack, app_mention
@@ -41,13 +39,8 @@ def world(tmp_path_factory, model_cache, model):
                         QA_LLM="openai:gpt-4o-mini", QA_LLM_BASE_URL=model.base_url, QA_LLM_API_KEY="sk-test", QA_LLM_TIMEOUT=10)
     ingest([str(SEED_CORPUS)], "default", settings, progress=False)
     ingest([str(root / "planted"), str(SEED_CORPUS)], "planted", settings, progress=False)
-    engine = Engine(settings)
-    warm(engine, settings)
-    server, thread, base = run_app(settings, engine)
-    yield World(f"{base}/slack/events", slack, settings)
-    server.should_exit = True
-    thread.join(timeout=10)
-    slack.close()
+    with serving(settings, slack) as world:
+        yield world
 
 
 def messages_in(world: World, c: str) -> list[dict]:
