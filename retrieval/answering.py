@@ -16,7 +16,7 @@ from langchain_core.documents import Document
 from pydantic import BaseModel, Field
 
 from .injection import looks_like_injection
-from .lexical import LexicalIndex, terms
+from .lexical import LexicalIndex
 from .store import CorpusStore, sentence_id
 from .types import Answer, Citation, RetrievedPassage, Span
 
@@ -91,9 +91,7 @@ class ExtractiveAnswerer:
         return quotes
 
     def candidates(self, question: str, vector: np.ndarray, passages: list[Document], lexical: LexicalIndex) -> list[Candidate]:
-        q_terms = set(terms(question))
-        weights = {t: lexical.idf(t) for t in q_terms}
-        total = sum(weights.values()) or 1.0
+        coverage = lexical.coverage(question)
         seen: dict[str, Candidate] = {}
         order: list[tuple[str, Candidate]] = []
         for rank, passage in enumerate(passages):
@@ -103,8 +101,7 @@ class ExtractiveAnswerer:
                 sid = sentence_id(meta["source"], Span(start, end), text)
                 if sid in seen or looks_like_injection(text):  # an instruction to a bot is no answer
                     continue
-                found = set(terms(text)) & q_terms
-                candidate = Candidate(passage, rank, Span(start, end), text, 0.0, sum(weights[t] for t in found) / total, index=index)
+                candidate = Candidate(passage, rank, Span(start, end), text, 0.0, coverage(text), index=index)
                 seen[sid] = candidate
                 order.append((sid, candidate))
         if not order:

@@ -14,6 +14,7 @@ import re
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -57,6 +58,12 @@ class LexicalIndex:
     def idf(self, term: str) -> float:
         df = self.doc_freq.get(term, 0)
         return math.log(1 + (self.size - df + 0.5) / (df + 0.5))
+
+    def coverage(self, question: str) -> Callable[[str], float]:
+        """A scorer: the IDF-weighted share of `question`'s terms that a text contains."""
+        weights = {t: self.idf(t) for t in set(terms(question))}
+        total = sum(weights.values()) or 1.0
+        return lambda text: sum(weights[t] for t in weights.keys() & set(terms(text))) / total
 
     def search(self, question_terms: list[str], k: int) -> list[tuple[str, float]]:
         known = [t for t in question_terms if t in self.doc_freq]

@@ -176,13 +176,10 @@ class _Checker:
 
     def relevance(self, kept: list[Checked]) -> list[float]:
         question = self.embeddings.query_vector(self.question)  # cached: retrieval embedded it
-        q_terms = set(terms(self.question))
-        weights = {t: self.lexical.idf(t) for t in q_terms}
-        total = sum(weights.values()) or 1.0
+        coverage = self.lexical.coverage(self.question)
         scores = []
         for checked in kept:
-            coverage = sum(weights[t] for t in q_terms & set(terms(checked.citation.quote))) / total
-            scores.append(float(checked.vector @ question) + self.settings.lexical_weight * coverage)
+            scores.append(float(checked.vector @ question) + self.settings.lexical_weight * coverage(checked.citation.quote))
         return scores
 
     def lexical_support(self, prose: str, citations: Sequence[Citation]) -> float:
