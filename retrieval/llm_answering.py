@@ -112,7 +112,6 @@ class _Checker:
 
     def __init__(self, answerer: LLMAnswerer, question: str, passages: Sequence[Document], lexical: LexicalIndex, corpus: str):
         self.settings = answerer.settings
-        self.max_citations = answerer.settings.max_citations
         self.embeddings = answerer.embeddings
         self.question = question
         self.passages = {passage_id(rank): p for rank, p in enumerate(passages)}
@@ -148,7 +147,7 @@ class _Checker:
                     dropped.append(DroppedQuote(checked.label, checked.citation.quote, IRRELEVANT))
                 else:
                     checked.citation = dataclasses.replace(checked.citation, score=round(score, 6))
-        return kept[: self.max_citations], dropped
+        return kept[: self.settings.max_citations], dropped
 
     def _locate(self, label: str, quote: str) -> tuple[str | None, Citation | None]:
         passage = self.passages.get(label)
@@ -175,7 +174,7 @@ class _Checker:
                    for s, e in passage.metadata.get("sentences", ()))
 
     def relevance(self, kept: list[Checked]) -> list[float]:
-        question = self.embeddings.query_vector(self.question)  # cached: retrieval embedded it
+        question = self.embeddings.query_vector(self.question)  # cached when retrieval embedded the same text
         coverage = self.lexical.coverage(self.question)
         scores = []
         for checked in kept:
@@ -217,6 +216,8 @@ class _Drafts:
         text = partial.get("answer")
         if not isinstance(text, str) or not isinstance(partial.get("citations"), list):
             return
+        if list(partial).index("citations") > list(partial).index("answer"):
+            return  # the quotes come after the text and are still arriving: check them once, at the end
         checked, _ = self.checker.check(partial["citations"])
         if not checked:
             return

@@ -176,3 +176,13 @@ def test_a_model_without_structured_output_is_parsed_tolerantly():
 def test_citation_markers_are_renumbered_in_the_order_of_the_verified_quotes():
     assert renumber("A [P3] and B [P1, P9] and C [p3].", ["P3", "P1"]) == "A [1] and B [2] and C [1]."
     assert renumber("Dropped [P7].", ["P1"]) == "Dropped."
+
+
+def test_a_reply_that_puts_its_text_before_its_quotes_is_checked_once_at_the_end_and_not_drafted(engine):
+    """The quotes are still arriving while such a text streams, so nothing can be shown yet."""
+    def answer_first(body):
+        p = passage_of(body, SHOIGU_SENTENCE)
+        return Step(json.dumps({"answer": FAITHFUL.replace("[P]", f"[{p}]"), "citations": [{"passage": p, "quote": SHOIGU_SENTENCE}],
+                                "answerable": True}))
+    answer, drafts, _ = ask(engine, answer_first)
+    assert answer.mode == "llm" and answer.citations[0].quote == SHOIGU_SENTENCE and drafts == []
