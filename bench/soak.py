@@ -29,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -38,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.serving import start_serve  # noqa: E402
+from tests.conftest import free_port, wait_for_heartbeat  # noqa: E402
 from tests.slack_fake import FakeSlack, app_mention, block_action, event_callback, message, sign  # noqa: E402
 
 SECRET, TOKEN = "soak-test-signing-secret", "xoxb-soak-test-token"
@@ -45,14 +47,6 @@ QUESTIONS = ["What did Shoigu ask Wallace?", "What would Russia like to avoid?",
              "What has Russia considered, according to Shoigu?", "What is the population of Moscow?"]
 CANARY_QUESTION = "What colour is the door of the soak-test archive room?"
 CANARY = "The door of the soak-test archive room is painted a deep ultramarine blue."
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def rss_mb(pid: int) -> float:
@@ -67,15 +61,12 @@ def start_chroma(workdir: Path) -> tuple[subprocess.Popen, int]:
     chroma = Path(sys.executable).with_name("chroma")
     process = subprocess.Popen([str(chroma), "run", "--path", str(workdir / "chroma"), "--host", "127.0.0.1", "--port", str(port)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code == 200:
-                return process, port
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("chroma server did not start")
+    try:
+        wait_for_heartbeat(port)
+    except RuntimeError:
+        process.kill()
+        raise
+    return process, port
 
 
 class Traffic:
@@ -130,8 +121,6 @@ class Traffic:
                 return
             self.clicks.add((answer_id, user))
         payload = block_action(action, answer_id, "CSOAKCLICK", self.fake.response_url("click"), user=user)
-        import urllib.parse
-
         self.post(urllib.parse.urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
 
 
