@@ -18,7 +18,6 @@ extractive answer. Also reported: the time the checks add to an answer.
 from __future__ import annotations
 
 import platform
-import re
 import statistics
 from collections import Counter
 import sys
@@ -37,16 +36,10 @@ from pydantic import SecretStr  # noqa: E402
 from retrieval.llm_answering import LLMAnswerer, _Checker  # noqa: E402
 from retrieval.settings import Settings  # noqa: E402
 from retrieval.splitting import Span, sentences  # noqa: E402
-from tests.openai_fake import FakeOpenAI, Step, reply  # noqa: E402
+from tests.openai_fake import FakeOpenAI, Step, passages_in, reply  # noqa: E402
 
 SQUAD = ROOT.parent / "shared" / "eval" / "squad-v2.0-dev-first5.json"
 OUT = ROOT / "docs" / "llm_verification.md"
-
-
-def passages_in(body: dict) -> list[tuple[str, str]]:
-    """(id, text) of each passage in the prompt."""
-    prompt = "\n".join(str(m.get("content")) for m in body["messages"])
-    return re.findall(r'<passage id="(P\d+)"[^>]*>\n(.*?)\n</passage>', prompt, flags=re.S)
 
 
 def gold_sentence(body: dict, answers: list[str]) -> tuple[str, str, str] | None:

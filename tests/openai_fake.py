@@ -10,6 +10,7 @@ sent. It stands in for a hosted model or a local Ollama / llama.cpp / vLLM serve
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -35,12 +36,17 @@ def reply(citations: list[tuple[str, str]], answer: str, answerable: bool = True
     }))
 
 
+def passages_in(body: dict) -> list[tuple[str, str]]:
+    """(id, text) of each passage in the prompt of request `body`."""
+    prompt = "\n".join(str(m.get("content")) for m in body["messages"])
+    return re.findall(r'<passage id="(P\d+)"[^>]*>\n(.*?)\n</passage>', prompt, flags=re.S)
+
+
 def passage_of(body: dict, text: str) -> str:
     """The id (P1, P2...) the prompt in `body` gave the passage containing `text`."""
-    prompt = "\n".join(str(m.get("content")) for m in body["messages"])
-    for block in prompt.split("<passage ")[1:]:
-        if text in block:
-            return block.split('"')[1]
+    for pid, passage in passages_in(body):
+        if text in passage:
+            return pid
     raise AssertionError(f"no passage in the prompt contains {text!r}")
 
 
