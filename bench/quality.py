@@ -1,107 +1,203 @@
-"""Answer quality on the development sets, ours beside LangChain's RAG-tutorial pipeline,
-measured in the same run. Writes docs/quality.md.
+"""Answer quality on every evaluation set (bench/eval_sets.py), development and held-out parts
+reported apart, each asked alone and mixed into ~200 unrelated documents, beside the BM25
+and dense-only sides of our retriever and LangChain's RAG-tutorial pipeline, all in one run.
+Writes docs/quality.md (and per-question results to bench/.cache/quality/results.jsonl).
 
-    .venv/bin/python bench/quality.py
+    .venv/bin/python bench/quality.py                  # the sets
+    .venv/bin/python bench/quality.py --heldout-squad  # also the 43 untouched SQuAD 1.1 articles
 
-Baseline: RecursiveCharacterTextSplitter(1000, 200), the same embedding model, Chroma top-5.
-Its quote is either the whole top chunk, or the top chunk's sentence most similar to the
-question. Only the development sets are used (../shared/eval/README.md).
+Tutorial baseline: RecursiveCharacterTextSplitter(1000, 200), the same embedding model,
+Chroma top-5; its quote is the top chunk's sentence most similar to the question.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import platform
+import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from retrieval.chain import Engine  # noqa: E402
-from retrieval.evaluation import MAX_QUOTE_CHARS, contains_answer, evaluate, load_questions  # noqa: E402
+from bench.eval_sets import EvalSet, eval_sets, heldout_squad11, mixed_documents  # noqa: E402
+from retrieval import Engine, Settings  # noqa: E402
+from retrieval.embeddings import SentenceEmbeddings  # noqa: E402
 from retrieval.ingest import ingest  # noqa: E402
+from retrieval.evaluation import MAX_QUOTE_CHARS, Question, contains_answer, evaluate, load_questions  # noqa: E402
 from retrieval.loaders import load_paths  # noqa: E402
-from retrieval.settings import Settings  # noqa: E402
 from retrieval.splitting import Span, sentences  # noqa: E402
 
-EVAL = ROOT.parent / "shared" / "eval"
-SQUAD, SEED = EVAL / "squad-v2.0-dev-first5.json", EVAL / "seed_dev.jsonl"
+CACHE = ROOT / "bench" / ".cache" / "quality"
+OFF_TOPIC = [
+    "What is the capital of Australia?", "How do I reset my laptop password?", "Who won the 2018 World Cup?",
+    "What is the boiling point of water?", "Which programming language is best for web development?",
+    "How many moons does Jupiter have?", "What is the recipe for banana bread?", "Who painted the Mona Lisa?",
+]
 
 
-def baseline(questions, embeddings) -> dict:
+class MemoEmbeddings(SentenceEmbeddings):
+    """The same model, with every text encoded once per run: the sets are ingested into
+    several corpora."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._memo: dict[str, object] = {}
+
+    def encode(self, texts):
+        missing = list(dict.fromkeys(t for t in texts if t not in self._memo))
+        if missing:
+            self._memo.update(zip(missing, super().encode(missing)))
+        import numpy as np
+
+        return np.stack([self._memo[t] for t in texts]) if texts else super().encode(texts)
+
+
+def sides_recall(engine: Engine, corpus: str, questions: list[Question], k: int = 5) -> dict:
+    """recall@k of BM25 alone and of the dense side alone, over the same passages."""
+    retriever, _ = engine.corpus(corpus)
+    out = {}
+    for side, update in (("bm25", {"dense_weight": 0.0}), ("dense", {"lexical_weight": 0.0})):
+        alone = retriever.model_copy(update=update)
+        answerable = [q for q in questions if q.answerable]
+        hits = sum(any(contains_answer(d.page_content, q.expect) for d in alone.invoke(q.question)[:k]) for q in answerable)
+        out[side] = hits / len(answerable) if answerable else None
+    return out
+
+
+def tutorial(documents: list[Path], questions: list[Question], embeddings) -> dict:
     import chromadb
     from langchain_chroma import Chroma
+    from langchain_core.documents import Document
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-    from langchain_core.documents import Document
-
-    docs = [Document(page_content=d.text, metadata={"source": d.source}) for d in load_paths([SQUAD])]
-    chunks = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200, add_start_index=True).split_documents(docs)
+    docs = [Document(page_content=d.text, metadata={"source": d.source}) for d in load_paths(documents)
+            if hasattr(d, "text")]
+    chunks = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200).split_documents(docs)
     client = chromadb.EphemeralClient(settings=chromadb.Settings(anonymized_telemetry=False))
-    store = Chroma.from_documents(chunks, embeddings, client=client, collection_name="baseline",
+    name = f"tutorial-{time.monotonic_ns()}"
+    store = Chroma.from_documents(chunks, embeddings, client=client, collection_name=name,
                                   collection_metadata={"hnsw:space": "cosine"})
-    recall = chunk_quote = sentence_quote = 0
-    for q in questions:
+    answerable = [q for q in questions if q.answerable]
+    recall = quote = 0
+    for q in answerable:
         top = store.similarity_search(q.question, k=5)
         recall += any(contains_answer(d.page_content, q.expect) for d in top)
         first = top[0].page_content
-        chunk_quote += len(first) <= MAX_QUOTE_CHARS and contains_answer(first, q.expect)
-        spans = sentences(first, Span(0, len(first)))
-        texts = [first[s.start : s.end] for s in spans]
-        scores = embeddings.encode(texts) @ embeddings.query_vector(q.question)
-        sentence_quote += contains_answer(texts[int(scores.argmax())], q.expect)
-    n = len(questions)
-    return {"chunks": len(chunks), "recall@5": recall / n, "chunk_quote": chunk_quote / n, "sentence_quote": sentence_quote / n}
+        texts = [first[s.start : s.end] for s in sentences(first, Span(0, len(first)))]
+        best = texts[int((embeddings.encode(texts) @ embeddings.query_vector(q.question)).argmax())]
+        quote += len(best) <= MAX_QUOTE_CHARS and contains_answer(best, q.expect)
+    client.delete_collection(name)
+    n = len(answerable) or 1
+    return {"recall@5": recall / n, "quote_accuracy": quote / n}
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--heldout-squad", action="store_true", help="Also the 43 untouched SQuAD 1.1 articles.")
+    parser.add_argument("--sets", default="", help="Comma-separated set names (default: all).")
+    parser.add_argument("--no-mixed", action="store_true", help="Only the corpora of each set alone.")
+    parser.add_argument("--fresh", action="store_true", help="Re-ingest everything.")
+    args = parser.parse_args()
     started = time.time()
-    settings = Settings(data_dir=Path(tempfile.mkdtemp(prefix="qa-quality-")))
+    if args.fresh:
+        shutil.rmtree(CACHE / "data", ignore_errors=True)
+    settings = Settings(data_dir=CACHE / "data")
     engine = Engine(settings)
-    ingest([str(SQUAD)], "squad", settings, embeddings=engine.embeddings, progress=False)
-    ingest([str(ROOT / "corpus")], "seed", settings, embeddings=engine.embeddings, progress=False)
-    squad = load_questions(SQUAD)
-    answerable = [q for q in squad if q.answerable]
-    engine.warm_up("squad")
-    ours = evaluate(answerable, lambda q: engine.answer(q, corpus="squad"))
-    impossible = evaluate([q for q in squad if not q.answerable], lambda q: engine.answer(q, corpus="squad"))
-    seed = evaluate(load_questions(SEED), lambda q: engine.answer(q, corpus="seed"))
-    off_topic = [engine.answer(q.question, corpus="squad").abstained for q in load_questions(SEED)]
-    off_topic += [engine.answer(q.question, corpus="seed").abstained for q in answerable]
-    base = baseline(answerable, engine.embeddings)
+    engine.embeddings = MemoEmbeddings(settings.embed_model, cache_dir=settings.model_cache_dir)
+    sets = eval_sets()
+    if args.sets:
+        sets = [s for s in sets if s.name in args.sets.split(",")]
+    if args.heldout_squad:
+        squad = heldout_squad11(CACHE / "squad11-heldout43.json")
+        sets.append(EvalSet("squad11-heldout43", (squad,), squad))
+    rows, offtopic_rows = [], []
+    CACHE.mkdir(parents=True, exist_ok=True)
+    results = open(CACHE / f"results{'-' + args.sets if args.sets else ''}.jsonl", "w")
+    for s in sets:
+        parts = [("dev", load_questions(s.dev))] + ([("heldout", load_questions(s.heldout))] if s.heldout else [])
+        if s.name == "squad11-heldout43":
+            parts = [("heldout", parts[0][1])]
+        layouts = [("alone", list(s.documents))]
+        if not args.no_mixed and s.name != "squad11-heldout43":
+            layouts.append(("mixed", mixed_documents(s, eval_sets(), CACHE)))
+        for layout, documents in layouts:
+            corpus = f"{s.name}-{layout}"
+            ingest([str(p) for p in documents], corpus, settings, embeddings=engine.embeddings, progress=False)
+            engine.warm_up(corpus)
+            for part, questions in parts:
 
-    pct = lambda x: f"{100 * x:.1f}%"  # noqa: E731
+                def record(q, a, part=part, corpus=corpus):
+                    first = a.citations[0].quote if a.citations else ""
+                    results.write(json.dumps({
+                        "set": s.name, "layout": layout, "part": part, "id": q.id, "question": q.question,
+                        "answerable": q.answerable, "expect": q.expect, "abstained": a.abstained, "quote": first,
+                        "hit": bool(first) and len(first) <= MAX_QUOTE_CHARS and contains_answer(first, q.expect),
+                        "recall": any(contains_answer(p.text, q.expect) for p in a.passages[:5]),
+                    }) + "\n")
+
+                ours = evaluate(questions, lambda text, corpus=corpus: engine.answer(text, corpus=corpus), on_result=record)
+                row = {"set": s.name, "part": part, "layout": layout, **ours, **sides_recall(engine, corpus, questions)}
+                if layout == "alone":
+                    row["tutorial"] = tutorial(documents, questions, engine.embeddings)
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+            if layout == "alone":
+                foreign = [q.question for o in sets if o.documents != s.documents and o.name != "squad11-heldout43"
+                           for q in load_questions(o.dev)[:40] if q.answerable]
+                asked = OFF_TOPIC + foreign
+                refused = sum(engine.answer(q, corpus=corpus).abstained for q in asked)
+                offtopic_rows.append((s.name, refused, len(asked)))
+    results.close()
+    # Rows of earlier runs (other --sets) are kept, so the report can be built in parts.
+    saved = CACHE / "rows.json"
+    previous = json.loads(saved.read_text()) if saved.is_file() and not args.fresh else {"rows": [], "offtopic": []}
+    done = {(r["set"], r["part"], r["layout"]) for r in rows}
+    rows = [r for r in previous["rows"] if (r["set"], r["part"], r["layout"]) not in done] + rows
+    offtopic_rows = [o for o in previous["offtopic"] if o[0] not in {n for n, _, _ in offtopic_rows}] + offtopic_rows
+    order = [s.name for s in eval_sets()] + ["squad11-heldout43"]
+    rows.sort(key=lambda r: (order.index(r["set"]) if r["set"] in order else 99, r["layout"], r["part"]))
+    saved.write_text(json.dumps({"rows": rows, "offtopic": offtopic_rows}))
+    write_report(rows, offtopic_rows, time.time() - started)
+
+
+def pct(x) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def write_report(rows: list[dict], offtopic_rows: list, seconds: float) -> None:
     lines = [
-        "# Answer quality (development sets)",
+        "# Answer quality",
         "",
-        f"Measured by `bench/quality.py` on {time.strftime('%Y-%m-%d')}, {platform.machine()}, "
-        f"Python {platform.python_version()}, in {time.time() - started:.0f} s. SQuAD 2.0 dev, first five "
-        f"articles: {len(answerable)} answerable questions, {impossible['questions']} unanswerable.",
+        f"Measured by `bench/quality.py` on {time.strftime('%Y-%m-%d')}, {platform.machine()}, Python "
+        f"{platform.python_version()}, in {seconds:.0f} s, extractive mode. Sets: bench/sets/ (their READMEs) and "
+        "SQuAD 2.0's first five development articles. *dev* was tuned on; *heldout* never was. *alone*: the set's "
+        "documents only; *mixed*: the same among ~200 unrelated documents (the other sets, and the SQuAD paragraphs "
+        "as separate documents).",
         "",
-        "| | ours (hybrid, sentence quotes) | LangChain RAG tutorial (1000/200 chunks, dense top-5) |",
-        "| --- | --- | --- |",
-        f"| recall@5 (gold answer in a returned passage) | {pct(ours['recall@5'])} | {pct(base['recall@5'])} |",
-        f"| quote accuracy (first quote <= 400 chars holds the answer) | {pct(ours['quote_accuracy'])} | "
-        f"{pct(base['chunk_quote'])} pasting the top chunk; {pct(base['sentence_quote'])} with its sentence most similar to the question |",
-        f"| false abstention (answerable questions) | {pct(ours['false_abstention'])} | never abstains |",
-        f"| abstention on off-topic questions ({len(off_topic)}) | {pct(sum(off_topic) / len(off_topic))} | never abstains |",
-        f"| abstention on SQuAD 2.0 unanswerable questions | {pct(impossible['abstention_unanswerable'])} | never abstains |",
-        f"| quotes verbatim (checked against the source file) | {ours['verbatim']} | - |",
-        f"| warm answer latency p50 / p95 | {ours['latency_ms_p50']} / {ours['latency_ms_p95']} ms | - |",
+        "Quote accuracy: the first quote (at most 400 characters) holds the expected answer. Recall@5: a returned "
+        "passage holds it. BM25 and dense: each side of our retriever alone, over the same passages. Tutorial: "
+        "LangChain's RAG tutorial (1000/200 chunks, dense top 5, its top chunk's most similar sentence as the quote).",
         "",
-        f"Seed questions (`seed_dev.jsonl`): quote accuracy {pct(seed['quote_accuracy'])}, abstention on "
-        f"unanswerable {pct(seed['abstention_unanswerable'])}, false abstention {pct(seed['false_abstention'])}.",
-        "",
-        "Off-topic questions: the seed questions asked of the SQuAD corpus, and the answerable SQuAD",
-        "questions asked of the seed corpus. SQuAD 2.0's unanswerable questions are written to look",
-        "answerable from the very paragraph they came from; an extractive answerer without a reader",
-        "model abstains on few of them (the LLM answerer is the way to do better there).",
-        "",
+        "| set | part | corpus | questions | quote accuracy | recall@5 | BM25 recall@5 | dense recall@5 | false abstention "
+        "| abstention on unanswerable | tutorial recall@5 / quote | p50 ms |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
+    for r in rows:
+        tut = r.get("tutorial")
+        lines.append(
+            f"| {r['set']} | {r['part']} | {r['layout']} | {r['answerable']} + {r['unanswerable']} | "
+            f"{pct(r['quote_accuracy'])} | {pct(r['recall@5'])} | {pct(r['bm25'])} | {pct(r['dense'])} | "
+            f"{pct(r['false_abstention'])} | {pct(r['abstention_unanswerable'])} | "
+            f"{pct(tut['recall@5']) + ' / ' + pct(tut['quote_accuracy']) if tut else '-'} | {r['latency_ms_p50']} |"
+        )
+    lines += ["", "Off-topic questions (generic ones, and the other sets' questions) asked of each set's corpus alone:", ""]
+    lines += [f"- {name}: {refused} of {total} refused" for name, refused, total in offtopic_rows]
+    lines.append("")
     out = ROOT / "docs" / "quality.md"
-    out.parent.mkdir(exist_ok=True)
     out.write_text("\n".join(lines))
     print("\n".join(lines))
 

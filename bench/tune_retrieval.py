@@ -1,63 +1,60 @@
-"""Development sweep of passage size and fusion settings on the development sets only
-(../shared/eval/squad-v2.0-dev-first5.json). Prints recall@k for each setting.
+"""Development sweep of the fusion settings, on the development parts of the sets only,
+each asked alone and mixed (corpora built by bench/quality.py). Both rankings are computed
+once per question; each setting only re-fuses them. Prints recall@5 per set beside each
+side alone.
 
-    python bench/tune_retrieval.py [--windows 400,600,800]
+    .venv/bin/python bench/tune_retrieval.py
 """
 
 from __future__ import annotations
 
-import argparse
+import itertools
 import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-from retrieval.embeddings import SentenceEmbeddings  # noqa: E402
+from bench.eval_sets import eval_sets  # noqa: E402
+from bench.quality import CACHE  # noqa: E402
+from retrieval import Engine, Settings  # noqa: E402
 from retrieval.evaluation import contains_answer, load_questions  # noqa: E402
-from retrieval.ingest import ingest  # noqa: E402
-from retrieval.lexical import lexical_index, terms  # noqa: E402
-from retrieval.settings import Settings  # noqa: E402
-from retrieval.store import CorpusStore, open_client  # noqa: E402
-
-DEV = Path(__file__).resolve().parents[2] / "shared" / "eval" / "squad-v2.0-dev-first5.json"
+from retrieval.lexical import terms  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--windows", default="400,600,800")
-    parser.add_argument("--cache", default="bench/.cache/tune")
-    args = parser.parse_args()
-    questions = [q for q in load_questions(DEV) if q.answerable]
-    embeddings = SentenceEmbeddings()
-    vectors = embeddings.encode([q.question for q in questions])
-    for window in map(int, args.windows.split(",")):
-        settings = Settings(data_dir=Path(args.cache) / f"w{window}", window_chars=window)
-        ingest([str(DEV)], "dev", settings, embeddings=embeddings, progress=False)
-        store = CorpusStore(open_client(settings), settings, "dev", embeddings.name)
-        lexical = lexical_index(store, settings.data_dir / "lexical")
-        texts = {pid: text for pid, text, _ in store.iter_passages()}
-        runs = []
-        for q, v in zip(questions, vectors):
-            hits = store.passages.query(query_embeddings=[v], n_results=40, include=[])["ids"][0]
-            lex = [pid for pid, _ in lexical.search(terms(q.question), 40)]
-            runs.append((q, hits, lex))
-        for rrf_k in (10, 30, 60):
-            for lw in (0.5, 1.0, 1.5, 2.0):
-                for k in (5,):
-                    hits = 0
-                    for q, dense, lex in runs:
-                        fused: dict[str, float] = {}
-                        for r, pid in enumerate(dense):
-                            fused[pid] = fused.get(pid, 0) + 1 / (rrf_k + r + 1)
-                        for r, pid in enumerate(lex):
-                            fused[pid] = fused.get(pid, 0) + lw / (rrf_k + r + 1)
-                        top = sorted(fused, key=fused.get, reverse=True)[:k]
-                        hits += any(contains_answer(texts[p], q.expect) for p in top)
-                    print(json.dumps({"window": window, "passages": len(texts), "rrf_k": rrf_k, "lexical_weight": lw, f"recall@{k}": round(hits / len(runs), 4)}))
-        for name, ranking in (("dense", 1), ("lexical", 2)):
-            hits = sum(any(contains_answer(texts[p], r[0].expect) for p in r[ranking][:5]) for r in runs)
-            print(json.dumps({"window": window, "only": name, "recall@5": round(hits / len(runs), 4)}))
+    engine = Engine(Settings(data_dir=CACHE / "data"))
+    runs = {}
+    for s in eval_sets():
+        questions = [q for q in load_questions(s.dev) if q.answerable]
+        for layout in ("alone", "mixed"):
+            retriever, _ = engine.corpus(f"{s.name}-{layout}")
+            texts = {pid: text for pid, text, _ in retriever.store.iter_passages()}
+            lexical = retriever.lexical()
+            rows = []
+            for q in questions:
+                dense = retriever._dense(engine.embeddings.query_vector(q.question))
+                rows.append((q, dense, lexical.search(terms(q.question), retriever.candidates), texts))
+            runs[f"{s.name}-{layout}"] = (retriever, rows)
+
+    def recall(retriever, rows, **update) -> float:
+        variant = retriever.model_copy(update=update)
+        hits = 0
+        for q, dense, lexical, texts in rows:
+            fused = variant.fuse(dense, lexical)
+            top = sorted(fused, key=fused.__getitem__, reverse=True)[:5]
+            hits += any(contains_answer(texts[p], q.expect) for p in top if p in texts)
+        return round(hits / len(rows), 4)
+
+    sides = {name: {"bm25": recall(r, rows, dense_weight=0.0), "dense": recall(r, rows, lexical_weight=0.0)}
+             for name, (r, rows) in runs.items()}
+    print(json.dumps(sides))
+    grid = [("rrf", k, w) for k, w in itertools.product((10, 20, 60), (0.5, 0.75, 1.0, 1.5, 2.0))]
+    grid += [("relative", 0, w) for w in (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)]
+    for fusion, rrf_k, weight in grid:
+        update = {"fusion": fusion, "lexical_weight": weight, **({"rrf_k": rrf_k} if rrf_k else {})}
+        print(json.dumps({**update, **{name: recall(r, rows, **update) for name, (r, rows) in runs.items()}}))
 
 
 if __name__ == "__main__":

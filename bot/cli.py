@@ -241,38 +241,43 @@ def chat(ctx, corpus):
 
 
 @cli.command(name="eval")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @corpus_option
-@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
-@click.option("--answerable-only", is_flag=True, help="Skip the unanswerable questions of the file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON, one object per file.")
+@click.option("--answerable-only", is_flag=True, help="Skip the unanswerable questions of the files.")
 @click.pass_context
 @user_errors
-def evaluate(ctx, file, corpus, as_json, answerable_only):
-    """Score the corpus on a question file (seed JSONL or SQuAD JSON).
+def evaluate(ctx, files, corpus, as_json, answerable_only):
+    """Score the corpus on question files (seed JSONL or SQuAD JSON), each reported apart.
 
-    Prints quote accuracy, recall@5, abstention on unanswerable questions, false
-    abstention and latency p50/p95.
+    For each file: quote accuracy (the first quote holds an expected answer), recall@5,
+    false abstention (answerable questions refused), abstention on unanswerable questions,
+    whether every quote is verbatim, and latency p50/p95. Give a set's development and
+    held-out files together to see both.
     """
     from retrieval.chain import Engine
     from retrieval.evaluation import evaluate as run_eval
     from retrieval.evaluation import load_questions
 
-    try:
-        questions = load_questions(file)
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise UsageFailure(f"{file} is neither seed-format JSONL nor SQuAD JSON ({type(exc).__name__}: {exc})") from None
-    if answerable_only:
-        questions = [q for q in questions if q.answerable]
+    sets = []
+    for file in files:
+        try:
+            questions = load_questions(file)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise UsageFailure(f"{file} is neither seed-format JSONL nor SQuAD JSON ({type(exc).__name__}: {exc})") from None
+        sets.append((file, [q for q in questions if q.answerable] if answerable_only else questions))
     settings = load_settings(ctx, corpus=corpus)
     engine = Engine(settings)
     engine.warm_up()  # latency figures are for warm answers
-    metrics = run_eval(questions, lambda q: engine.answer(q), k=5)
-    metrics = {"corpus": settings.corpus, "file": str(file), **metrics}
+    results = [{"corpus": settings.corpus, "file": str(file), **run_eval(questions, lambda q: engine.answer(q), k=5)}
+               for file, questions in sets]
     if as_json:
-        click.echo(json.dumps(metrics))
-    else:
-        for key, value in metrics.items():
-            click.echo(f"{key:>24}  {'-' if value is None else value}")
+        for metrics in results:
+            click.echo(json.dumps(metrics))
+        return
+    for key in results[0]:
+        values = ["-" if m[key] is None else str(m[key]) for m in results]
+        click.echo(f"{key:>24}  " + "  ".join(f"{v:<24}" for v in values).rstrip())
 
 
 @cli.command()

@@ -113,6 +113,13 @@ class Engine:
             return answer
         return self.llm.answer(question, passages, lexical, answer, name, history, on_draft)
 
+    def candidates(self, question: str, corpus: str | None = None) -> list:
+        """The extractive answerer's candidate sentences for `question`, before scoring
+        (bench/tune_answerer.py re-scores them under other settings)."""
+        retriever, answerer = self.corpus(corpus or self.settings.corpus)
+        passages = retriever.invoke(question)
+        return answerer.candidates(question, self.embeddings.query_vector(question), passages, retriever.lexical())
+
     def _extract(self, question: str, name: str, history: Sequence[Turn]):
         retriever, answerer = self.corpus(name)
         query = f"{history[-1].question} {question}" if history else question

@@ -65,6 +65,23 @@ class LexicalIndex:
         total = sum(weights.values()) or 1.0
         return lambda text: sum(weights[t] for t in weights.keys() & set(terms(text))) / total
 
+    def known_coverage(self, question: str) -> tuple[float, Callable[[str], float]]:
+        """The share of the question's terms that occur anywhere in the corpus (a question
+        about something else uses words the corpus never does), and a scorer: the
+        IDF-weighted share of those known terms that a text contains."""
+        asked = set(terms(question))
+        weights = {t: self.idf(t) for t in asked if self.doc_freq.get(t, 0) > 0}
+        total = sum(weights.values()) or 1.0
+        known = len(weights) / len(asked) if asked else 0.0
+        return known, lambda text: sum(weights[t] for t in weights.keys() & set(terms(text))) / total
+
+    def unknown_names(self, question: str) -> float:
+        """1.0 when the question names someone or something (a capitalised word past its
+        first) that the corpus never mentions: "What is the population of Moscow?" asked of
+        documents without a Moscow."""
+        words = re.findall(r"(?<!^)(?<![.?!] )\b[A-Z][\w'’-]*[A-Za-z]", question.strip())
+        return float(any(not any(self.doc_freq.get(t, 0) for t in terms(w)) and terms(w) for w in words))
+
     def search(self, question_terms: list[str], k: int) -> list[tuple[str, float]]:
         known = [t for t in question_terms if t in self.doc_freq]
         if not known or not self.ids:

@@ -34,6 +34,9 @@ class HybridRetriever(BaseRetriever):
     rrf_k: int = Field(20, ge=1, description="Reciprocal-rank-fusion constant.")
     dense_weight: float = Field(1.0, ge=0, description="Weight of the dense ranking in the fusion.")
     lexical_weight: float = Field(1.0, ge=0, description="Weight of the BM25 ranking in the fusion.")
+    fusion: str = Field("rrf", pattern="^(rrf|relative)$", description=(
+        "rrf: reciprocal ranks; relative: each side's scores scaled to [0, 1] over its own candidates, so a side "
+        "whose best match stands out counts for more on that question."))
 
     _lexical: tuple[str, LexicalIndex] | None = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
@@ -55,13 +58,11 @@ class HybridRetriever(BaseRetriever):
         dense = self._dense(vector)
         lexical = self.lexical().search(terms(query), self.candidates)
 
-        fused: dict[str, float] = {}
+        fused = self.fuse(dense, lexical)
         scores: dict[str, dict[str, float]] = {}
-        for rank, (pid, score) in enumerate(dense):
-            fused[pid] = fused.get(pid, 0.0) + self.dense_weight / (self.rrf_k + rank + 1)
+        for pid, score in dense:
             scores.setdefault(pid, {})["dense"] = score
-        for rank, (pid, score) in enumerate(lexical):
-            fused[pid] = fused.get(pid, 0.0) + self.lexical_weight / (self.rrf_k + rank + 1)
+        for pid, score in lexical:
             scores.setdefault(pid, {})["lexical"] = score
 
         top = sorted(fused, key=fused.__getitem__, reverse=True)[:k]
@@ -75,6 +76,19 @@ class HybridRetriever(BaseRetriever):
                         lexical=scores[pid].get("lexical", 0.0), sentences=json.loads(meta["sentences"]))
             results.append(Document(id=pid, page_content=text, metadata=meta))
         return results
+
+    def fuse(self, dense: list[tuple[str, float]], lexical: list[tuple[str, float]]) -> dict[str, float]:
+        """Both rankings (best first) into one score per passage."""
+        fused: dict[str, float] = {}
+        for ranking, weight in ((dense, self.dense_weight), (lexical, self.lexical_weight)):
+            if self.fusion == "relative" and ranking:
+                high, low = ranking[0][1], ranking[-1][1]
+                for pid, score in ranking:
+                    fused[pid] = fused.get(pid, 0.0) + weight * ((score - low) / (high - low) if high > low else 1.0)
+            else:
+                for rank, (pid, _) in enumerate(ranking):
+                    fused[pid] = fused.get(pid, 0.0) + weight / (self.rrf_k + rank + 1)
+        return fused
 
     def _dense(self, vector) -> list[tuple[str, float]]:
         """Windows ranked by their most similar sentence (cosine similarity)."""

@@ -302,6 +302,13 @@ class CorpusStore:
             page = self.passages.get(ids=ids, include=["metadatas", "documents"])
         return {i: (t, m) for i, t, m in zip(page["ids"], page["documents"], page["metadatas"])}
 
+    def passage_at(self, source: str, position: int) -> tuple[str, str, dict] | None:
+        """The document's passage at `position` (its index within the document), if stored."""
+        with reachable(self.settings):
+            page = self.passages.get(where={"$and": [{"source": source}, {"position": position}]},
+                                     include=["metadatas", "documents"], limit=1)
+        return (page["ids"][0], page["documents"][0], page["metadatas"][0]) if page["ids"] else None
+
     def sentence_vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
         with reachable(self.settings):
             page = self.sentences.get(ids=ids, include=["embeddings"])

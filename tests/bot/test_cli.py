@@ -98,6 +98,19 @@ def test_eval_prints_every_metric(ingested):
     assert metrics["latency_ms_p50"] > 0
 
 
+def test_eval_reports_each_file_apart(ingested):
+    """A set's development and held-out parts, given together, are scored apart."""
+    dev, heldout = ROOT / "bench" / "sets" / "paraphrase" / "dev.jsonl", ROOT / "bench" / "sets" / "paraphrase" / "heldout.jsonl"
+    result = qa("eval", str(dev), str(heldout), "--json")
+    assert result.exit_code == 0, result.output
+    reports = [json.loads(line) for line in result.output.splitlines()]
+    assert [r["file"] for r in reports] == [str(dev), str(heldout)]
+    assert [(r["answerable"], r["unanswerable"]) for r in reports] == [(24, 6), (12, 6)]
+    assert all(r["false_abstention"] is not None for r in reports)
+    table = qa("eval", str(dev), str(heldout)).output
+    assert table.count("false_abstention") == 1 and str(heldout) in table
+
+
 def test_corpora_lists_counts_and_remove_deletes(ingested):
     assert json.loads(qa("corpora", "--json").output) == [{"corpus": "default", "documents": 1, "passages": 7}]
     assert qa("remove", "--corpus", "default").exit_code == 0

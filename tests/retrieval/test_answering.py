@@ -9,7 +9,7 @@ from retrieval.errors import CorpusNotFound, UsageError
 from retrieval.evaluation import contains_answer, evaluate, load_questions
 from retrieval.ingest import ingest
 from retrieval.types import Answer
-from tests.conftest import EVAL_DIR, SEED_CORPUS, SEED_FILE, SHOIGU_SENTENCE as SHOIGU_SENTENCE_START
+from tests.conftest import EVAL_DIR, ROOT, SEED_CORPUS, SEED_FILE, SHOIGU_SENTENCE as SHOIGU_SENTENCE_START
 
 pytestmark = pytest.mark.integration
 
@@ -71,9 +71,14 @@ def test_squad_development_quality(settings):
     engine = Engine(settings)
     answerable = [q for q in load_questions(squad) if q.answerable]
     metrics = evaluate(answerable, lambda q: engine.answer(q, corpus="squad"))
-    assert metrics["quote_accuracy"] >= 0.80
+    assert metrics["quote_accuracy"] >= 0.82
     assert metrics["recall@5"] >= 0.98
-    assert metrics["false_abstention"] < 0.03
+    assert metrics["false_abstention"] < 0.02
+    # SQuAD 2.0's unanswerable questions are written to look answerable from the very
+    # paragraph; the abstention model refuses some of them (3.7% before it).
+    unanswerable = evaluate([q for q in load_questions(squad) if not q.answerable][:300],
+                            lambda q: engine.answer(q, corpus="squad"))
+    assert unanswerable["abstention_unanswerable"] >= 0.06
     off_topic = [engine.answer(item["question"], corpus="squad") for item in SEED_QUESTIONS]
     assert all(a.abstained for a in off_topic)
 
@@ -101,3 +106,49 @@ def test_many_first_questions_at_once_on_a_cold_engine(settings):
     with ThreadPoolExecutor(16) as pool:
         answers = list(pool.map(lambda _: cold.answer("What did Shoigu ask Wallace?"), range(16)))
     assert all(SHOIGU_SENTENCE_START in a.citations[0].quote for a in answers)
+
+
+PARAPHRASES = ROOT / "bench" / "sets" / "paraphrase"
+NEWS_DOCUMENTS = ROOT / "bench" / "sets" / "news" / "documents"
+
+
+@pytest.mark.parametrize("mixed", [False, True], ids=["alone", "among-news"])
+def test_paraphrased_questions_about_the_article_are_answered_and_off_topic_ones_refused(settings, mixed):
+    """The development paraphrases: other words than the article's, names asked for that a
+    neighbouring sentence holds. None may be refused, alone or among two dozen news articles.
+    Alone, off-topic questions are refused (among the news, "How do I reset my laptop
+    password?" meets an article telling customers to change their passwords)."""
+    ingest([str(SEED_CORPUS), *([str(NEWS_DOCUMENTS)] if mixed else [])], "default", settings)
+    engine = Engine(settings)
+    questions = load_questions(PARAPHRASES / "dev.jsonl")
+    answers = {q.id: engine.answer(q.question) for q in questions}
+    assert [q.id for q in questions if q.answerable and answers[q.id].abstained] == []
+    right = [q.id for q in questions if q.answerable and contains_answer(answers[q.id].citations[0].quote, q.expect)]
+    assert len(right) >= 0.7 * sum(q.answerable for q in questions)
+    if not mixed:
+        assert all(answers[q.id].abstained for q in questions if q.id.startswith("o"))  # off-topic
+
+
+NEWS_ARTICLE = """date 2025-03-14
+# Van recall
+
+Halvorsen Motors is recalling thousands of its Fjord electric delivery vans in Europe after drivers reported brake faults.
+
+The company said the recall covers 48,700 vans built between May 2023 and January 2025.
+
+Shares in the carmaker fell 3.8% in Oslo trading after the announcement.
+
+Analysts at Nordvik Securities said the episode was unlikely to dent demand for electric vans across Europe.
+"""
+
+
+def test_a_which_question_gets_the_sentence_naming_the_answer_not_only_the_one_referring_to_it(settings, tmp_path):
+    (tmp_path / "news").mkdir()
+    (tmp_path / "news" / "recall.md").write_text(NEWS_ARTICLE)
+    ingest([str(tmp_path / "news")], "default", settings)
+    answer = Engine(settings).answer("Which carmaker recalled 48,700 vans?")
+    first = answer.citations[0]
+    assert "Halvorsen Motors" in first.quote and "48,700" in first.quote  # the lead and the sentence after it
+    assert len(first.quote) <= 400
+    text = (tmp_path / "news" / "recall.md").read_text()
+    assert text[first.start : first.end] == first.quote
