@@ -212,3 +212,19 @@ def test_an_ingest_for_another_folder_names_documents_as_a_local_ingest_there_wo
     monkeypatch.chdir(team)
     again = ingest(["notes"], "default", settings, progress=False)
     assert again.unchanged == ["notes/canteen.txt"] and not again.added
+
+
+def test_a_file_replaced_by_a_link_loses_what_was_stored_from_it(settings, tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "canteen.txt").write_text("The canteen serves lentil soup on Fridays.")
+    (docs / "notes.txt").write_text("The library closes at six on weekdays.")
+    ingest([str(docs)], "default", settings)
+    (tmp_path / "secret.txt").write_text("The vault code is 4521, written nowhere else.")
+    (docs / "notes.txt").unlink()
+    (docs / "notes.txt").symlink_to(tmp_path / "secret.txt")
+    report = ingest([str(docs)], "default", settings)
+    assert report.removed == [str(docs / "notes.txt")]
+    assert [s["source"] for s in report.skipped] == [str(docs / "notes.txt")]
+    texts = " ".join(text for _, text, _ in CorpusStore(open_client(settings), settings, "default", None).iter_passages())
+    assert "lentil soup" in texts and "library" not in texts and "vault" not in texts
