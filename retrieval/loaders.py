@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import UsageError
+from .injection import shown_title, unfit_title
 from .types import Document
 
 TEXT_SUFFIXES = {".txt", ".text", ".md", ".markdown"}
@@ -274,7 +275,9 @@ def load_file(path: Path, rules: ReadRules = ReadRules(), identity: tuple[int, i
         Document(
             source=source,
             text=_valid_unicode(text),
-            title=meta.get("title") or _valid_unicode(title or "").strip() or _title_from_name(path),
+            # A title that reads as an instruction or would render as a link is shown as the file
+            # name, here, so that every renderer and the prompt get the same safe title.
+            title=shown_title(meta.get("title") or _valid_unicode(title or "").strip() or _title_from_name(path), source),
             date=meta.get("date") or date,
             body_start=body_start,
         )
@@ -377,6 +380,8 @@ def _squad_documents(raw: str, source: str) -> list[Document]:
     try:
         for article in json.loads(raw)["data"]:
             name = _valid_unicode(str(article["title"]))
+            if unfit_title(name):  # it names the document (its source) too: treated as untitled
+                name = ""
             anchor, n = name, 1
             while anchor in seen:  # two articles with one title stay two documents
                 n += 1
