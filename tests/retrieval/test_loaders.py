@@ -6,8 +6,8 @@ import os
 import pytest
 
 from retrieval.errors import UsageError
-from retrieval.loaders import (LINK_DANGLING, LINK_LOOP, LINK_NOT_FOLLOWED, ReadRules, Skipped, expand_paths,
-                               load_file, load_paths)
+from retrieval.loaders import (LINK_DANGLING, LINK_LOOP, LINK_NOT_FOLLOWED, LoadError, ReadRules, Skipped,
+                               expand_paths, load_file, load_paths)
 from tests.conftest import SEED_CORPUS, SEED_FILE
 from tests.helpers import minimal_pdf, paths_opened
 
@@ -184,7 +184,7 @@ def test_a_file_swapped_after_it_was_found_is_not_read(tmp_path):
     (tmp_path / "a.txt").write_text("Found first.")
     (tmp_path / "b.txt").write_text(SECRET)
     found = os.stat(tmp_path / "b.txt")
-    with pytest.raises(Exception, match="changed while being ingested"):
+    with pytest.raises(LoadError, match="changed while being ingested"):
         load_file(tmp_path / "a.txt", identity=(found.st_dev, found.st_ino), follow=False)
 
 
