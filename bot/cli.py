@@ -81,24 +81,29 @@ def cli(ctx: click.Context, data_dir: Path | None):
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
 @corpus_option
 @click.option("--prune", is_flag=True, help="Drop documents whose file is gone from an ingested folder.")
+@click.option("--follow-symlinks", is_flag=True,
+              help="Inside a folder, follow symbolic links whose target stays inside that folder (default: skip every link).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
 @user_errors
-def ingest(ctx, paths, corpus, prune, as_json):
+def ingest(ctx, paths, corpus, prune, follow_symlinks, as_json):
     """Add or update documents (.txt .md .html .pdf, folders recursively) in a corpus.
 
     Re-running is safe: unchanged files are skipped, changed files replace their old
-    passages, and nothing is stored twice. While `qa serve` runs on the same embedded
-    index, the bot does the ingest (and answers from it at once).
+    passages, and nothing is stored twice. A PATH you name is read even when it is a
+    symbolic link; links inside a folder are skipped (and listed) unless --follow-symlinks.
+    Files larger than QA_MAX_FILE_MB are skipped with a warning. While `qa serve` runs on
+    the same embedded index, the bot does the ingest (and answers from it at once).
     """
     from retrieval.ingest import ingest as run_ingest
     from retrieval.locking import StoreBusy
 
     settings = load_settings(ctx, corpus=corpus)
     try:
-        report = run_ingest(list(paths), settings.corpus, settings, prune=prune)  # checks every path first
+        report = run_ingest(list(paths), settings.corpus, settings, prune=prune,  # checks every path first
+                            follow_symlinks=follow_symlinks)
     except StoreBusy as busy:
-        report = _ingest_through_serve(settings, list(paths), prune, busy)
+        report = _ingest_through_serve(settings, list(paths), prune, follow_symlinks, busy)
     for item in report.skipped:
         click.echo(f"warning: skipped {item['source']}: {item['reason']}", err=True)
     if as_json:
@@ -114,7 +119,7 @@ def ingest(ctx, paths, corpus, prune, as_json):
     )
 
 
-def _ingest_through_serve(settings, paths: list[str], prune: bool, busy):
+def _ingest_through_serve(settings, paths: list[str], prune: bool, follow_symlinks: bool, busy):
     """The embedded index is held by another process. When that is `qa serve`, it does the
     ingest (bot/handoff.py); any other holder (`qa chat`...) keeps the refusal."""
     from bot.handoff import HandoffUnavailable, hand_over_ingest
@@ -129,7 +134,7 @@ def _ingest_through_serve(settings, paths: list[str], prune: bool, busy):
 
     try:
         # The bot has its own working directory: it is told ours, and names documents as we would.
-        report, pid = hand_over_ingest(settings, paths, settings.corpus, prune, show)
+        report, pid = hand_over_ingest(settings, paths, settings.corpus, prune, show, follow_symlinks=follow_symlinks)
     except HandoffUnavailable as exc:  # a bot that does not listen (started before hand-overs existed...)
         raise StoreBusy(f"{busy}; it did not take the ingest over itself ({exc})", busy.owner) from None
     click.echo(f"ingested by the running `qa serve` (pid {pid}), which holds the index in {settings.data_dir}", err=True)

@@ -11,10 +11,19 @@ Who may connect: the socket file is 0600 and every connection's peer uid (SO_PEE
 be the bot's own, so only the user running the bot can hand it work. Nothing leaves the
 machine: Unix sockets only.
 
+What the bot reads for it: what a local `qa ingest` would (links inside a folder skipped, or
+followed only inside it; files over QA_MAX_FILE_MB skipped, the smaller of the two sides'
+limits), and of that only what the caller itself could: every file and folder must lie
+inside the caller's working directory (read from /proc, not taken from the request) or a
+path it gave, and the caller's uid and groups must be allowed to read it by its mode bits
+(`CallerRules`). The bot may run as another user than whoever asks, so its own access
+proves nothing.
+
 The protocol is JSON lines. The client sends one request:
 
     {"protocol": 1, "command": "ingest", "paths": [paths as given], "cwd": "/where/qa/ingest/ran",
-     "corpus": "default", "prune": false, "window_chars": 600, "embed_model": "sentence-transformers/..."}
+     "corpus": "default", "prune": false, "follow_symlinks": false, "max_file_mb": 50,
+     "window_chars": 600, "embed_model": "sentence-transformers/..."}
 
 Relative paths are read from `cwd` but keep their names, so a document has the same source
 whether it was ingested by the bot or by a local `qa ingest` from the same folder.
@@ -42,7 +51,7 @@ import struct
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from retrieval.errors import QAError, UsageError
@@ -61,8 +70,8 @@ MAX_ADDRESS_BYTES = 107  # sun_path holds 108 bytes with its terminating NUL (Li
 
 log = logging.getLogger(__name__)
 
-# run_ingest(paths, corpus, settings, prune, on_document, cwd) -> IngestReport
-IngestFunction = Callable[[list[str], str, Settings, bool, Callable[[str, int, int], None]], IngestReport]
+# run_ingest(paths, corpus, settings, prune, on_document, cwd, follow_symlinks, may_read) -> IngestReport
+IngestFunction = Callable[..., IngestReport]
 
 
 def socket_path(settings: Settings) -> Path:
@@ -119,6 +128,118 @@ def _peer(conn: socket.socket) -> tuple[int, int, int]:
     if not hasattr(socket, "SO_PEERCRED"):
         return 0, os.getuid(), os.getgid()
     return struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
+
+
+# -- what the bot reads for a caller ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The process at the other end of a connection, as the kernel reports it."""
+
+    pid: int  # 0 where SO_PEERCRED is missing
+    uid: int
+    gid: int
+
+    def groups(self) -> frozenset[int]:
+        """Its groups: from /proc (what the process holds now), else the user's database entry."""
+        try:
+            with open(f"/proc/{self.pid}/status", encoding="ascii") as status:
+                for line in status:
+                    if line.startswith("Groups:"):
+                        return frozenset({self.gid, *map(int, line.split()[1:])})
+        except (OSError, ValueError):
+            pass
+        import pwd
+
+        try:
+            return frozenset({self.gid, *os.getgrouplist(pwd.getpwuid(self.uid).pw_name, self.gid)})
+        except (KeyError, OSError):
+            return frozenset({self.gid})
+
+    def working_directory(self, claimed: str) -> str:
+        """Its real working directory. The request's `cwd` is only a claim: it must be the one
+        /proc shows for the process, where there is a /proc to ask."""
+        if self.pid == 0:  # no SO_PEERCRED: the socket's 0600 mode is all there is to go on
+            return os.path.realpath(claimed)
+        try:
+            actual = os.readlink(f"/proc/{self.pid}/cwd")
+        except OSError as exc:
+            raise UsageError(f"cannot see the working directory of the qa ingest that asked (pid {self.pid}): "
+                             f"{exc.strerror or exc}") from None
+        if os.path.realpath(claimed) != actual:
+            raise UsageError(f"cwd {claimed!r} is not the working directory of the process that asked (pid {self.pid})")
+        return actual
+
+
+class CallerRules:
+    """`may_read` for an ingest handed over by `caller` (see ReadRules): a file or folder is
+    read only when its real path lies inside one of `roots` (the caller's working directory
+    and the paths it gave) and the caller could read it.
+
+    "Could read" follows the kernel's rule for mode bits: the owner's bits when the caller
+    owns it, else the group's when it is in the group, else the others'; read permission on
+    the file (and on a folder, search too), and search permission on every folder above it,
+    along the path as named and the real one. Root may read anything. POSIX ACLs are not
+    evaluated: a file that has one is refused unless the caller owns it."""
+
+    def __init__(self, caller: Caller, roots: list[str]):
+        self.caller = caller
+        self.groups = caller.groups()
+        self.roots = [os.path.realpath(r) for r in roots]
+        self._searchable: dict[str, bool] = {}  # folder -> whether the caller may pass through it
+
+    def __call__(self, path: Path, folder: bool) -> str | None:
+        real = os.path.realpath(path)
+        if not any(os.path.commonpath([real, root]) == root for root in self.roots):
+            return (f"outside the working directory of the qa ingest that asked and the paths it gave "
+                    f"({_printable(real)}): not read")
+        if self.caller.uid == 0:
+            return None
+        try:
+            info = os.stat(real)
+        except OSError as exc:
+            return f"cannot read: {exc.strerror or exc}"
+        want = stat.S_IROTH | (stat.S_IXOTH if folder else 0)
+        above = {*_parents(os.path.abspath(path)), *_parents(real)}
+        if not (self._permits(info, want) and self._acl_free(real, info)) or not all(map(self._search, above)):
+            return f"uid {self.caller.uid}, which asked for this ingest, may not read it: not read"
+        return None
+
+    def _permits(self, info: os.stat_result, want: int) -> bool:
+        if info.st_uid == self.caller.uid:
+            bits = info.st_mode >> 6
+        elif info.st_gid in self.groups:
+            bits = info.st_mode >> 3
+        else:
+            bits = info.st_mode
+        return bits & want == want
+
+    def _acl_free(self, path: str, info: os.stat_result) -> bool:
+        if info.st_uid == self.caller.uid or not hasattr(os, "listxattr"):
+            return True
+        try:
+            return "system.posix_acl_access" not in os.listxattr(path)
+        except OSError:  # a file system without extended attributes has no ACLs either
+            return True
+
+    def _search(self, folder: str) -> bool:
+        if folder not in self._searchable:
+            try:
+                info = os.stat(folder)
+            except OSError:
+                self._searchable[folder] = False
+            else:
+                self._searchable[folder] = self._permits(info, stat.S_IXOTH) and self._acl_free(folder, info)
+        return self._searchable[folder]
+
+
+def _parents(path: str) -> list[str]:
+    return [str(p) for p in Path(path).parents]
+
+
+def _printable(path: str) -> str:
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 # -- the bot's side --------------------------------------------------------------------------
@@ -269,21 +390,23 @@ class HandoffServer:
 
     def _handle(self, conn: socket.socket) -> None:
         with conn:
-            pid, uid, _ = _peer(conn)
-            if uid != os.getuid():
-                log.warning("refused a connection on %s from uid %d (pid %d): not this bot's user", self.path, uid, pid)
+            caller = Caller(*_peer(conn))
+            pid = caller.pid
+            if caller.uid != os.getuid():
+                log.warning("refused a connection on %s from uid %d (pid %d): not this bot's user", self.path, caller.uid, pid)
                 return
             channel = _Channel(conn)
             try:
-                self._serve_request(channel, pid)
+                self._serve_request(channel, caller)
             except ClientGone as exc:
                 log.info("the qa ingest (pid %d) that handed an ingest over went away (%s)", pid, exc)
             except OSError as exc:  # e.g. the request never came (REQUEST_TIMEOUT)
                 log.info("connection from pid %d on %s dropped: %s", pid, self.path, exc)
 
-    def _serve_request(self, channel: _Channel, pid: int) -> None:
+    def _serve_request(self, channel: _Channel, caller: Caller) -> None:
+        pid = caller.pid
         try:
-            paths, cwd, corpus, prune, settings = self._validate(channel.read_request())
+            paths, cwd, corpus, prune, follow_symlinks, settings = self._validate(channel.read_request(), caller)
         except QAError as exc:
             channel.send({"type": "error", "message": str(exc), "usage": isinstance(exc, UsageError)})
             return
@@ -312,7 +435,8 @@ class HandoffServer:
                     raise _Stopping
 
             try:
-                report = self._run_ingest(paths, corpus, settings, prune, on_document, cwd)
+                rules = CallerRules(caller, [cwd, *(os.path.join(cwd, p) for p in paths)])
+                report = self._run_ingest(paths, corpus, settings, prune, on_document, cwd, follow_symlinks, rules)
             except ClientGone:
                 raise
             except _Stopping:
@@ -337,7 +461,7 @@ class HandoffServer:
                  len(report.skipped))
         channel.send({"type": "report", "report": asdict(report)})
 
-    def _validate(self, request: dict) -> tuple[list[str], str, str, bool, Settings]:
+    def _validate(self, request: dict, caller: Caller) -> tuple[list[str], str, str, bool, bool, Settings]:
         if request.get("protocol") != PROTOCOL or request.get("command") != "ingest":
             raise UsageError(f"unsupported request (this qa serve speaks protocol {PROTOCOL}, command 'ingest'); "
                              "use the same version of qa for both")
@@ -349,9 +473,16 @@ class HandoffServer:
             raise UsageError("cwd must be the absolute path the relative paths are relative to")
         if not (isinstance(corpus, str) and re.match(CORPUS_NAME_PATTERN, corpus)):
             raise UsageError(f"invalid corpus name {corpus!r}")
-        if not isinstance(prune, bool):
-            raise UsageError("prune must be true or false")
+        follow_symlinks = request.get("follow_symlinks", False)
+        if not isinstance(prune, bool) or not isinstance(follow_symlinks, bool):
+            raise UsageError("prune and follow_symlinks must be true or false")
+        cwd = caller.working_directory(cwd)
         settings = self.settings
+        max_mb = request.get("max_file_mb", settings.max_file_mb)
+        if isinstance(max_mb, bool) or not isinstance(max_mb, (int, float)) or not max_mb > 0:
+            raise UsageError("max_file_mb must be a number above 0")
+        if max_mb < settings.max_file_mb:  # the client's QA_MAX_FILE_MB, but never above the bot's own
+            settings = settings.model_copy(update={"max_file_mb": max_mb})
         window = request.get("window_chars", settings.window_chars)
         if window != settings.window_chars:
             # The client's QA_WINDOW_CHARS, as a local ingest would use it.
@@ -368,7 +499,7 @@ class HandoffServer:
             # Vectors of another model would not be comparable with the questions the bot embeds.
             raise QAError(f"`qa serve` (pid {os.getpid()}) embeds with '{model_id(self.settings.embed_model)}', "
                           f"not '{model}' (QA_EMBED_MODEL); run qa ingest with the bot's QA_EMBED_MODEL")
-        return paths, cwd, corpus, prune, settings
+        return paths, cwd, corpus, prune, follow_symlinks, settings
 
 
 class _Terminated(BaseException):  # not an Exception: no `except Exception` on the way may swallow it
@@ -420,9 +551,9 @@ def start_handoff(settings: Settings) -> HandoffServer | None:
     # the ingest shares the one the bot answers with.
     embeddings = SentenceEmbeddings.from_settings(settings)
 
-    def run_ingest(paths, corpus, ingest_settings, prune, on_document, cwd):
+    def run_ingest(paths, corpus, ingest_settings, prune, on_document, cwd, follow_symlinks, may_read):
         return ingest(paths, corpus, ingest_settings, prune=prune, embeddings=embeddings, progress=False,
-                      on_document=on_document, cwd=cwd)
+                      on_document=on_document, cwd=cwd, follow_symlinks=follow_symlinks, may_read=may_read)
 
     server = HandoffServer(settings, run_ingest)
     try:
@@ -438,7 +569,8 @@ def start_handoff(settings: Settings) -> HandoffServer | None:
 
 
 def hand_over_ingest(settings: Settings, paths: list[str], corpus: str, prune: bool,
-                     on_progress: Callable[[str], None] | None = None) -> tuple[IngestReport, int]:
+                     on_progress: Callable[[str], None] | None = None,
+                     follow_symlinks: bool = False) -> tuple[IngestReport, int]:
     """Have the `qa serve` listening on the data directory's socket ingest `paths` (relative to
     this process's working directory) into `corpus`. Returns its report and its pid. Raises HandoffUnavailable when no bot
     answers (nothing was sent), UsageError / QAError with the bot's message otherwise."""
@@ -447,6 +579,7 @@ def hand_over_ingest(settings: Settings, paths: list[str], corpus: str, prune: b
     path = socket_path(settings)
     conn = _connect(path, CONNECT_TIMEOUT)
     request = {"protocol": PROTOCOL, "command": "ingest", "paths": paths, "cwd": os.getcwd(), "corpus": corpus, "prune": prune,
+               "follow_symlinks": follow_symlinks, "max_file_mb": settings.max_file_mb,
                "window_chars": settings.window_chars, "embed_model": model_id(settings.embed_model)}
     pid = None
     with conn:

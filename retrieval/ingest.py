@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .embeddings import SentenceEmbeddings
-from .loaders import LoadError, Skipped, expand_paths, load_file, load_paths
+from .loaders import LoadError, ReadRules, Skipped, expand_paths, load_file, load_paths
 from .locking import Lease, corpus_writer
 from .settings import Settings
 from .splitting import content_hash, split
@@ -63,6 +63,8 @@ def ingest(
     progress: bool | None = None,
     on_document: Callable[[str, int, int], None] | None = None,
     cwd: str | None = None,
+    follow_symlinks: bool = False,
+    may_read: Callable[[Path, bool], str | None] | None = None,
 ) -> IngestReport:
     """`on_document(source, passages_done, passages_total)` is called after each document is
     committed (a `qa serve` that ingests for `qa ingest` reports progress with it); whatever
@@ -70,14 +72,18 @@ def ingest(
 
     `cwd`: the folder relative `paths` are relative to when it is not this process's (a
     `qa serve` ingesting for a `qa ingest` run elsewhere). Documents are then named as they
-    would be in that folder, so the same files keep the same sources either way."""
-    expand_paths([_located(p, cwd) for p in paths])  # every path must exist before anything is written
+    would be in that folder, so the same files keep the same sources either way.
+
+    `follow_symlinks` and `may_read`: what may be read besides the paths given (ReadRules);
+    files larger than QA_MAX_FILE_MB are skipped before they are read."""
+    rules = ReadRules.from_megabytes(settings.max_file_mb, follow_symlinks=follow_symlinks, may_read=may_read)
+    expand_paths([_located(p, cwd) for p in paths], rules)  # every path must exist before anything is written
     embeddings = embeddings or SentenceEmbeddings.from_settings(settings)
     client = open_client(settings)  # refuses at once if a bot holds the embedded store
     try:
         with corpus_writer(client, settings, corpus) as lease:
             store = CorpusStore(client, settings, corpus, embeddings.name, create=True)
-            return _ingest(store, lease, paths, settings, prune, embeddings, progress, on_document, cwd)
+            return _ingest(store, lease, paths, settings, prune, embeddings, progress, on_document, cwd, rules)
     finally:
         close_client(client)
 
@@ -86,15 +92,15 @@ def _located(path: str, cwd: str | None) -> str:
     return path if cwd is None else os.path.normpath(os.path.join(cwd, path))
 
 
-def _load(paths: list[str], cwd: str | None) -> Iterator[Document | Skipped]:
+def _load(paths: list[str], cwd: str | None, rules: ReadRules) -> Iterator[Document | Skipped]:
     """load_paths, with sources named relative to `cwd` as given (see `ingest`)."""
     if cwd is None:
-        yield from load_paths(paths)
+        yield from load_paths(paths, rules)
         return
     named: set[str] = set()
     for given in paths:
         located, name = _located(given, cwd), os.path.normpath(given)
-        for item in load_paths([located]):
+        for item in load_paths([located], rules):
             item = dataclasses.replace(item, source=name + item.source[len(located):])
             if item.source not in named:  # a file named twice is ingested once, as load_paths does
                 named.add(item.source)
@@ -103,7 +109,8 @@ def _load(paths: list[str], cwd: str | None) -> Iterator[Document | Skipped]:
 
 def _ingest(store: CorpusStore, lease: Lease, paths: list[str], settings: Settings, prune: bool,
             embeddings: SentenceEmbeddings, progress: bool | None,
-            on_document: Callable[[str, int, int], None] | None, cwd: str | None = None) -> IngestReport:
+            on_document: Callable[[str, int, int], None] | None, cwd: str | None = None,
+            rules: ReadRules = ReadRules()) -> IngestReport:
     corpus = store.corpus
     report = IngestReport(corpus)
     report.recovered = store.unfinished_write() is not None
@@ -112,10 +119,13 @@ def _ingest(store: CorpusStore, lease: Lease, paths: list[str], settings: Settin
     pending: list[tuple[Document, list[Passage]]] = []
     emptied: list[str] = []  # stored documents whose file lost its text
 
-    for item in _load(paths, cwd):
+    for item in _load(paths, cwd, rules):
         seen.add(item.source)  # an unreadable file is kept as it was, never pruned
         if isinstance(item, Skipped):
             report.skipped.append({"source": item.source, "reason": item.reason})
+            # A refused one (a link now skipped, say) loses what an earlier ingest stored under its name.
+            if item.refused and item.source in stored:
+                emptied.append(item.source)
             continue
         passages = split(item, settings.window_chars)
         if not passages:
@@ -154,7 +164,7 @@ def _ingest(store: CorpusStore, lease: Lease, paths: list[str], settings: Settin
                     on_document(document.source, done, total)
 
         if report.removed or report.updated:
-            _restore_deferred(store, embeddings, settings, stored, report, pending)
+            _restore_deferred(store, embeddings, settings, stored, report, pending, cwd, rules)
         if report.recovered:  # after writing: resumed documents reused their stored vectors first
             store.sweep_orphans()
         finished = True
@@ -194,7 +204,7 @@ def _write(store: CorpusStore, embeddings: SentenceEmbeddings, document: Documen
     return True
 
 
-def _restore_deferred(store, embeddings, settings, stored, report, pending) -> None:
+def _restore_deferred(store, embeddings, settings, stored, report, pending, cwd, rules) -> None:
     """Documents that left passages out as duplicates may now hold the only copy: write
     them again (from this run's documents, else from their files)."""
     written = {d.source for d, _ in pending} | set(report.removed)
@@ -202,7 +212,7 @@ def _restore_deferred(store, embeddings, settings, stored, report, pending) -> N
     candidates = [s for s, state in stored.items() if state.dup_passages and s not in written]
     candidates += [s["source"] for s in report.skipped if s["reason"] == ALL_DUPLICATES and s["source"] not in stored]
     for source in dict.fromkeys(candidates):
-        document, passages = in_run.get(source) or _reload(source, settings)
+        document, passages = in_run.get(source) or _reload(source, settings, cwd, rules)
         if document is None:
             continue
         report.skipped = [s for s in report.skipped if not (s["source"] == source and s["reason"] == ALL_DUPLICATES)]
@@ -210,11 +220,17 @@ def _restore_deferred(store, embeddings, settings, stored, report, pending) -> N
             report.unchanged.remove(source)
 
 
-def _reload(source: str, settings: Settings) -> tuple[Document | None, list[Passage]]:
-    path = Path(source.split("#", 1)[0]) if "#" in source and not os.path.exists(source) else Path(source)
+def _reload(source: str, settings: Settings, cwd: str | None, rules: ReadRules) -> tuple[Document | None, list[Passage]]:
+    """The document stored as `source` (named relative to `cwd`), from its file as it is now:
+    under the ingest's rules, and never through a link (a file replaced by one since)."""
+    located = _located(source, cwd)
+    article = "#" in source and not os.path.exists(located)  # "set.json#Title": an article of a data set
+    name = source.split("#", 1)[0] if article else source
+    path = Path(_located(name, cwd))
     try:
-        for document in load_file(path):
-            if document.source == source:
+        for document in load_file(path, rules, follow=False):
+            if name + document.source[len(str(path)):] == source:  # named as the ingest named it
+                document = dataclasses.replace(document, source=source)
                 return document, split(document, settings.window_chars)
     except (LoadError, OSError):
         pass

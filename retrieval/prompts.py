@@ -1,8 +1,11 @@
 """The answer prompt: templates read from `prompts/`, passages fenced as data.
 
-Passage text goes inside <passage> tags. A document containing "</passage>" could end its
-own fence early and have the rest read as instructions, so that tag is defanged in the text
-(the model sees "</ passage>"); quotes are verified against the original text, never this.
+Each passage goes inside <passage> tags, its document's title and date on the first line
+inside the fence with the text: all of it is document data. A document containing
+"</passage>" could end its own fence early and have the rest read as instructions, so that
+tag is defanged in the text (the model sees "</ passage>"); quotes are verified against the
+original text, never this. A title goes through the same instruction check as the text
+(injection.shown_title): one that fails is given as the file name.
 """
 
 from __future__ import annotations
@@ -14,12 +17,13 @@ from pathlib import Path
 from langchain_core.documents import Document
 from langchain_core.prompts import ChatPromptTemplate
 
-from .injection import looks_like_injection
+from .injection import looks_like_injection, shown_title
 from .types import Turn
 
 PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
 WITHHELD = "[sentence withheld: it reads as instructions to an AI]"
 _CLOSING_TAG = re.compile(r"</(\s*)passage", re.IGNORECASE)
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def answer_prompt(directory: Path = PROMPTS_DIR) -> ChatPromptTemplate:
@@ -38,11 +42,16 @@ def format_passages(passages: Sequence[Document]) -> str:
     blocks = []
     for rank, passage in enumerate(passages):
         meta = passage.metadata
-        dated = f' date="{meta["date"]}"' if meta.get("date") else ""
-        title = str(meta.get("title", "")).replace('"', "'")
-        text = _CLOSING_TAG.sub(r"</ \1passage", withhold_instructions(passage))
-        blocks.append(f'<passage id="{passage_id(rank)}" title="{title}"{dated}>\n{text}\n</passage>')
+        title = shown_title(meta.get("title", ""), str(meta.get("source", "")))
+        date = str(meta.get("date") or "")
+        about = f"Title: {title}" + (f" | Date: {date}" if _ISO_DATE.fullmatch(date) else "")  # a date, or nothing
+        text = _defang(withhold_instructions(passage))
+        blocks.append(f'<passage id="{passage_id(rank)}">\n{_defang(about)}\n{text}\n</passage>')
     return "\n\n".join(blocks)
+
+
+def _defang(text: str) -> str:
+    return _CLOSING_TAG.sub(r"</ \1passage", text)
 
 
 def withhold_instructions(passage: Document) -> str:

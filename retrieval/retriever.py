@@ -17,6 +17,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field, PrivateAttr
 
 from .embeddings import SentenceEmbeddings
+from .injection import shown_title
 from .lexical import LexicalIndex, lexical_index, terms
 from .store import CorpusStore
 
@@ -72,8 +73,10 @@ class HybridRetriever(BaseRetriever):
             if pid not in stored:  # deleted between the two reads by a concurrent ingest
                 continue
             text, meta = stored[pid]
+            # shown_title: a corpus ingested before titles were checked may hold an unfit one.
             meta = dict(meta, id=pid, score=fused[pid], dense=scores[pid].get("dense", 0.0),
-                        lexical=scores[pid].get("lexical", 0.0), sentences=json.loads(meta["sentences"]))
+                        lexical=scores[pid].get("lexical", 0.0), sentences=json.loads(meta["sentences"]),
+                        title=shown_title(meta.get("title", ""), meta["source"]))
             results.append(Document(id=pid, page_content=text, metadata=meta))
         return results
 

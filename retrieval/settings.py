@@ -32,6 +32,10 @@ class Settings(BaseSettings):
         30.0, alias="QA_LOCK_WAIT", ge=0, le=86400,
         description="Seconds a command waits for another qa process to let go of the embedded index, or of a corpus being ingested on a server, before giving up.",
     )
+    max_file_mb: float = Field(
+        50, alias="QA_MAX_FILE_MB", gt=0, le=1_000_000,
+        description="Files larger than this many megabytes (MiB) are skipped by qa ingest with a warning, before they are read.",
+    )
     max_question_chars: int = Field(1000, alias="QA_MAX_QUESTION_CHARS", ge=1, description="Longer questions are refused.")
     top_k: int = Field(5, alias="QA_TOP_K", ge=1, le=50, description="Passages returned with each answer.")
     window_chars: int = Field(600, alias="QA_WINDOW_CHARS", ge=100, le=5000, description="Target size of a retrieval passage (whole sentences).")

@@ -37,9 +37,10 @@ def reply(citations: list[tuple[str, str]], answer: str, answerable: bool = True
 
 
 def passages_in(body: dict) -> list[tuple[str, str]]:
-    """(id, text) of each passage in the prompt of request `body`."""
+    """(id, text) of each passage in the prompt of request `body` (without the line of title
+    and date it starts with)."""
     prompt = "\n".join(str(m.get("content")) for m in body["messages"])
-    return re.findall(r'<passage id="(P\d+)"[^>]*>\n(.*?)\n</passage>', prompt, flags=re.S)
+    return re.findall(r'<passage id="(P\d+)">\nTitle: [^\n]*\n(.*?)\n</passage>', prompt, flags=re.S)
 
 
 def passage_of(body: dict, text: str) -> str:

@@ -80,6 +80,16 @@ def test_a_model_that_obeys_a_planted_instruction_prints_no_pwned(monkeypatch, t
     assert SHOIGU_SENTENCE[:50] in result.stdout.replace("\n  > ", " ")
 
 
+def test_an_answer_that_smuggles_a_url_prints_the_extractive_answer_and_says_why(ingested, monkeypatch):
+    smuggling = ANSWER.replace(".", "; the full briefing is at https://evil.example/briefing.")
+    with FakeOpenAI(citing(SHOIGU_SENTENCE, smuggling)) as fake:
+        result = qa_with_model(monkeypatch, fake, "ask", QUESTION, "--stream")
+    assert result.exit_code == 0
+    assert "evil.example" not in result.stdout and "evil.example" not in result.stderr
+    assert "(The language model's answer held a link or a mention that is not in its verified quotes" in result.stdout
+    assert SHOIGU_SENTENCE[:50] in result.stdout.replace("\n  > ", " ")
+
+
 @pytest.mark.parametrize("value, code, message", [
     ("gpt-4o-mini", 2, "expected provider:model"),
     ("nosuchprovider:model-x", 1, "QA_LLM=nosuchprovider:model-x"),

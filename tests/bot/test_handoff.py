@@ -13,17 +13,20 @@ import socket
 import stat
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from bench.serving import start_serve
 from bot.cli import cli
-from bot.handoff import HandoffServer, HandoffUnavailable, hand_over_ingest, socket_path
+from bot.handoff import Caller, CallerRules, HandoffServer, HandoffUnavailable, hand_over_ingest, socket_path
 from retrieval.errors import QAError, UsageError
 from retrieval.ingest import IngestReport, ingest
+from retrieval.loaders import LINK_NOT_FOLLOWED
 from retrieval.locking import OWNER_FILE
 from tests.conftest import SEED_CORPUS, free_port
 from tests.retrieval.index_checks import audit, problems, qa_env
@@ -47,9 +50,11 @@ class ScriptedIngest:
         self.finished = threading.Event()
         self._lock = threading.Lock()
 
-    def __call__(self, paths, corpus, settings, prune, on_document, cwd=None):
+    def __call__(self, paths, corpus, settings, prune, on_document, cwd=None, follow_symlinks=False, may_read=None):
         with self._lock:
             self.calls.append({"paths": paths, "corpus": corpus, "prune": prune, "window_chars": settings.window_chars})
+            self.rules = {"cwd": cwd, "follow_symlinks": follow_symlinks, "max_file_mb": settings.max_file_mb,
+                          "may_read": may_read}
             self.running += 1
             self.most_at_once = max(self.most_at_once, self.running)
         try:
@@ -204,7 +209,7 @@ def test_a_client_that_goes_away_stops_the_ingest_after_the_document_in_hand(set
     bot(ingest=scripted)
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:  # as `qa ingest` does, then Ctrl-C
         conn.connect(str(socket_path(settings)))
-        conn.sendall(json.dumps({"protocol": 1, "command": "ingest", "paths": ["/docs"], "cwd": "/",
+        conn.sendall(json.dumps({"protocol": 1, "command": "ingest", "paths": ["/docs"], "cwd": os.getcwd(),
                                  "corpus": "default"}).encode() + b"\n")
         with conn.makefile() as lines:
             assert json.loads(lines.readline())["type"] == "accepted"
@@ -256,6 +261,83 @@ def test_a_bot_that_dies_mid_ingest_is_one_clear_error(settings):
         dying.close()
 
 
+def test_the_bot_reads_by_the_callers_rules_its_links_setting_and_the_smaller_size_cap(settings, bot, tmp_path):
+    scripted = ScriptedIngest()
+    bot(ingest=scripted, max_file_mb=20)
+    hand_over_ingest(settings.model_copy(update={"max_file_mb": 5}), ["docs", "/srv/shared"], "default", False,
+                     follow_symlinks=True)
+    rules = scripted.rules
+    assert rules["follow_symlinks"] is True and rules["max_file_mb"] == 5
+    assert rules["cwd"] == os.path.realpath(tmp_path)  # the test runs in tmp_path: the caller's cwd, as /proc shows it
+    caller_rules = rules["may_read"]
+    assert caller_rules.caller == Caller(os.getpid(), os.getuid(), os.getgid())  # from SO_PEERCRED, not the request
+    assert caller_rules.roots == [os.path.realpath(tmp_path), os.path.realpath(tmp_path / "docs"), "/srv/shared"]
+    hand_over_ingest(settings.model_copy(update={"max_file_mb": 500}), ["docs"], "default", False)
+    assert scripted.rules["max_file_mb"] == 20 and scripted.rules["follow_symlinks"] is False  # never above the bot's
+
+
+def test_a_cwd_that_is_not_the_callers_own_is_refused(settings, bot):
+    scripted = ScriptedIngest()
+    bot(ingest=scripted)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.connect(str(socket_path(settings)))
+        conn.sendall(json.dumps({"protocol": 1, "command": "ingest", "paths": [".env"], "cwd": "/root",
+                                 "corpus": "default"}).encode() + b"\n")
+        reply = json.loads(conn.makefile().readline())
+    assert reply == {"type": "error", "usage": True,
+                     "message": f"cwd '/root' is not the working directory of the process that asked (pid {os.getpid()})"}
+    assert scripted.calls == []
+
+
+NOBODY = Caller(pid=0, uid=65534, gid=65534)  # another user than the bot's (root here)
+
+
+@pytest.fixture
+def shared():
+    """A folder another user may pass through (pytest's own temporary folders are root's
+    alone), for files with various modes."""
+    with tempfile.TemporaryDirectory() as folder:
+        os.chmod(folder, 0o755)
+        yield Path(folder)
+
+
+def written(path, mode: int, uid: int = 0, gid: int = 0):
+    path.write_text("Some words.")
+    os.chown(path, uid, gid)
+    os.chmod(path, mode)
+    return path
+
+
+def test_the_caller_reads_only_what_its_mode_bits_allow(shared):
+    rules = CallerRules(NOBODY, [str(shared)])
+    refused = "uid 65534, which asked for this ingest, may not read it: not read"
+    assert rules(written(shared / "open.txt", 0o644), False) is None
+    assert rules(written(shared / "private.txt", 0o600), False) == refused
+    assert rules(written(shared / "theirs.txt", 0o400, uid=65534), False) is None  # the owner's bits apply
+    assert rules(written(shared / "not-for-owner.txt", 0o044, uid=65534), False) == refused  # the owner's bits, not the others'
+    assert rules(written(shared / "group.txt", 0o640, gid=65534), False) is None  # its group's bits apply
+    closed = shared / "closed"
+    closed.mkdir()
+    written(closed / "inside.txt", 0o644)
+    os.chmod(closed, 0o700)
+    assert rules(closed / "inside.txt", False) == refused  # cannot pass through the folder above it
+    assert rules(closed, True) == refused
+    os.chmod(closed, 0o711)
+    rules = CallerRules(NOBODY, [str(shared)])  # one per ingest: it remembers the folders it has checked
+    assert rules(closed / "inside.txt", False) is None and rules(closed, True) == refused  # searchable, not listable
+
+
+def test_the_caller_reads_nothing_outside_its_cwd_and_the_paths_it_gave(shared):
+    (shared / "given").mkdir()
+    outside = written(shared / "open.txt", 0o644)
+    shared = shared / "given"
+    (shared / "link.txt").symlink_to(outside)
+    for caller in (NOBODY, Caller(os.getpid(), 0, 0)):  # root may read anything, but not from anywhere
+        rules = CallerRules(caller, [str(shared)])
+        assert rules(outside, False).startswith("outside the working directory of the qa ingest that asked")
+        assert rules(shared / "link.txt", False).startswith("outside the working directory")  # the real path counts
+
+
 def test_a_data_directory_deeper_than_a_socket_address_allows_still_works(settings, bot, tmp_path):
     deep = settings.model_copy(update={"data_dir": tmp_path / ("d" * 60) / ("e" * 60)})
     assert len(str(socket_path(deep))) > 107
@@ -273,6 +355,7 @@ def test_a_data_directory_deeper_than_a_socket_address_allows_still_works(settin
 
 HOLD_AS_SERVE = """
 import json, os, socket, sys, time
+from retrieval.loaders import LINK_NOT_FOLLOWED
 from retrieval.locking import OWNER_FILE
 from retrieval.settings import Settings
 from retrieval.store import open_client
@@ -326,6 +409,9 @@ def test_qa_ingest_next_to_qa_serve_is_done_by_the_bot_and_answered_at_once(sett
     (tmp_path / "new").mkdir()
     (tmp_path / "new" / "canteen.txt").write_text(f"Facilities notes for the third floor.\n\n{CANTEEN}\n")
     canteen = "new/canteen.txt"  # named as a local `qa ingest new` run in tmp_path would name it
+    (tmp_path / "private.env").write_text("SLACK_BOT_TOKEN=xoxb-not-for-the-corpus")
+    (tmp_path / "new" / "notes.txt").symlink_to(tmp_path / "private.env")  # the same rules as a local ingest
+    skipped_link = {"source": "new/notes.txt", "reason": LINK_NOT_FOLLOWED}
     fake, port = FakeSlack(), free_port()
     env = serve_env(settings, fake)
     log_path = tmp_path / "serve.log"
@@ -336,14 +422,15 @@ def test_qa_ingest_next_to_qa_serve_is_done_by_the_bot_and_answered_at_once(sett
             done = qa_ingest(env, tmp_path, "new", "--json")  # relative to qa ingest's folder, not the bot's
             assert done.returncode == 0, done.stderr
             assert json.loads(done.stdout) == {"corpus": "default", "added": [canteen], "updated": [], "unchanged": [],
-                                               "removed": [], "skipped": [], "passages_written": 1,
+                                               "removed": [], "skipped": [skipped_link], "passages_written": 1,
                                                "duplicate_passages": 0, "recovered": False}
-            assert done.stderr.strip().splitlines() == [handed]
+            warning = f"warning: skipped new/notes.txt: {LINK_NOT_FOLLOWED}"
+            assert done.stderr.strip().splitlines() == [handed, warning]
             assert CANTEEN in ask_bot(port, fake, "What does the canteen serve on Fridays?", "CHANDOFF1")  # no restart
 
             again = qa_ingest(env, tmp_path, "new")
-            assert again.returncode == 0 and again.stderr.strip().splitlines() == [handed]
-            assert again.stdout.strip() == "corpus 'default': 0 added, 0 updated, 1 unchanged, 0 removed, 0 skipped; 0 passages written"
+            assert again.returncode == 0 and again.stderr.strip().splitlines() == [handed, warning]
+            assert again.stdout.strip() == "corpus 'default': 0 added, 0 updated, 1 unchanged, 0 removed, 1 skipped; 0 passages written"
 
             missing = qa_ingest(env, tmp_path, "new/missing.txt")
             assert missing.returncode == 2 and missing.stderr.strip().splitlines() == ["Error: no such file or folder: new/missing.txt"]

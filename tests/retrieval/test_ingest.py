@@ -85,11 +85,16 @@ def test_querying_with_another_embedding_model_is_a_clear_error(settings, seed_c
         CorpusStore(*store_args, embed_model="some/other-model")
 
 
+def folder_of(folder, **texts):
+    """`folder`, made, holding a NAME.txt file for each NAME=text."""
+    folder.mkdir()
+    for name, text in texts.items():
+        (folder / f"{name}.txt").write_text(text)
+    return folder
+
+
 def test_a_file_that_loses_its_text_loses_its_passages(settings, tmp_path):
-    docs = tmp_path / "d"
-    docs.mkdir()
-    (docs / "a.txt").write_text("The canteen serves lentil soup on Fridays.")
-    (docs / "b.txt").write_text("The library opens at eight every weekday.")
+    docs = folder_of(tmp_path / "d", a="The canteen serves lentil soup on Fridays.", b="The library opens at eight every weekday.")
     ingest([str(docs)], "default", settings)
     (docs / "a.txt").write_text("date 2024-01-01\n")
     report = ingest([str(docs)], "default", settings)
@@ -212,3 +217,17 @@ def test_an_ingest_for_another_folder_names_documents_as_a_local_ingest_there_wo
     monkeypatch.chdir(team)
     again = ingest(["notes"], "default", settings, progress=False)
     assert again.unchanged == ["notes/canteen.txt"] and not again.added
+
+
+def test_a_file_replaced_by_a_link_loses_what_was_stored_from_it(settings, tmp_path):
+    docs = folder_of(tmp_path / "docs", canteen="The canteen serves lentil soup on Fridays.",
+                     notes="The library closes at six on weekdays.")
+    ingest([str(docs)], "default", settings)
+    (tmp_path / "secret.txt").write_text("The vault code is 4521, written nowhere else.")
+    (docs / "notes.txt").unlink()
+    (docs / "notes.txt").symlink_to(tmp_path / "secret.txt")
+    report = ingest([str(docs)], "default", settings)
+    assert report.removed == [str(docs / "notes.txt")]
+    assert [s["source"] for s in report.skipped] == [str(docs / "notes.txt")]
+    texts = " ".join(text for _, text, _ in CorpusStore(open_client(settings), settings, "default", None).iter_passages())
+    assert "lentil soup" in texts and "library" not in texts and "vault" not in texts
