@@ -113,10 +113,21 @@ def ingest(ctx, paths, corpus, prune, follow_symlinks, as_json):
         return
     click.echo(
         f"corpus '{report.corpus}': {len(report.added)} added, {len(report.updated)} updated, "
-        f"{len(report.unchanged)} unchanged, {len(report.removed)} removed, {len(report.skipped)} skipped; "
-        f"{report.passages_written} passages written"
+        f"{len(report.unchanged)} unchanged, {len(report.removed)} removed, {len(report.skipped)} skipped"
+        + _skipped_names(report.skipped)
+        + f"; {report.passages_written} passages written"
         + (f", {report.duplicate_passages} duplicate passages not stored again" if report.duplicate_passages else "")
     )
+
+
+def _skipped_names(skipped: list[dict], shown: int = 5) -> str:
+    """The summary names what it skipped (the warnings above it say why): a link left out of
+    a folder must be visible where the counts are read."""
+    if not skipped:
+        return ""
+    names = [item["source"] for item in skipped[:shown]]
+    more = f" and {len(skipped) - shown} more" if len(skipped) > shown else ""
+    return f" ({', '.join(names)}{more})"
 
 
 def _ingest_through_serve(settings, paths: list[str], prune: bool, follow_symlinks: bool, busy):

@@ -230,7 +230,7 @@ def test_a_link_to_a_file_outside_the_folder_is_skipped_named_in_the_summary_and
         assert result.exit_code == 0
         [warning] = result.stderr.strip().splitlines()
         assert warning.startswith("warning: skipped folder/notes.txt: symbolic link")
-        assert "1 skipped" in result.stdout
+        assert "1 skipped (folder/notes.txt);" in result.stdout
     assert "lentil soup" in stored_text() and "xoxb-secret" not in stored_text()
 
 

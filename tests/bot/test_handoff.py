@@ -430,7 +430,8 @@ def test_qa_ingest_next_to_qa_serve_is_done_by_the_bot_and_answered_at_once(sett
 
             again = qa_ingest(env, tmp_path, "new")
             assert again.returncode == 0 and again.stderr.strip().splitlines() == [handed, warning]
-            assert again.stdout.strip() == "corpus 'default': 0 added, 0 updated, 1 unchanged, 0 removed, 1 skipped; 0 passages written"
+            assert again.stdout.strip() == ("corpus 'default': 0 added, 0 updated, 1 unchanged, 0 removed, 1 skipped "
+                                            "(new/notes.txt); 0 passages written")  # the summary names the link
 
             missing = qa_ingest(env, tmp_path, "new/missing.txt")
             assert missing.returncode == 2 and missing.stderr.strip().splitlines() == ["Error: no such file or folder: new/missing.txt"]
