@@ -54,6 +54,10 @@ class Settings(BaseSettings):
         "What did Shoigu ask Wallace?;What would Russia like to avoid?", alias="QA_SLACK_SUGGESTED_PROMPTS",
         description="Questions offered when an assistant thread opens, separated by ';'.",
     )
+    slack_retention_days: float = Field(
+        30, alias="QA_SLACK_RETENTION_DAYS", gt=0, le=3650,
+        description="Days questions, answers and feedback are kept in DATA_DIR/slack.sqlite3 before they are deleted.",
+    )
 
     @field_validator("chroma_host")
     @classmethod

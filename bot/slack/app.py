@@ -29,7 +29,7 @@ def web_client(settings: Settings) -> WebClient:
 
 
 def create_app(settings: Settings, engine: Engine, state: SlackState | None = None) -> App:
-    state = state or SlackState.in_data_dir(settings.data_dir)
+    state = state or SlackState.in_data_dir(settings.data_dir, settings.slack_retention_days)
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     app = App(
         client=web_client(settings),
