@@ -37,6 +37,8 @@ SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_TOKEN = "xoxb-1234-5678-SECRETtokenVALUE"
 HOSTILE_TEXT = ("The fire drill starts at noon on Friday, says <!channel> and <@U123>; "
                 "details at <https://evil.example|click here>.")
+# One sentence of 2,900 characters that escaping makes about 4,000: cut before escaping, it breaks Slack's limit.
+LONG_TEXT = "The R&D budget review covers " + ", ".join(f"<lab {i}> & <team {i}>" for i in range(140)) + ".\n"
 
 
 @dataclass
@@ -78,11 +80,14 @@ def world(tmp_path_factory, model_cache):
     root = tmp_path_factory.mktemp("slack")
     (root / "hostile").mkdir()
     (root / "hostile" / "notice.txt").write_text(HOSTILE_TEXT + "\n\nThe canteen is closed on Monday.\n")
+    (root / "long").mkdir()
+    (root / "long" / "budget.txt").write_text(LONG_TEXT)
     fake = FakeSlack()
     settings = Settings(data_dir=root / "data", model_cache=model_cache, slack_api_url=fake.api_url,
-                        slack_bot_token=BOT_TOKEN, slack_signing_secret=SECRET, slack_channel_corpora="CHOSTILE=hostile")
+                        slack_bot_token=BOT_TOKEN, slack_signing_secret=SECRET, slack_channel_corpora="CHOSTILE=hostile,CLONG=long")
     ingest([str(SEED_CORPUS)], "default", settings, progress=False)
     ingest([str(root / "hostile")], "hostile", settings, progress=False)
+    ingest([str(root / "long")], "long", settings.model_copy(update={"window_chars": 5000}), progress=False)
     with serving(settings, fake) as world:
         yield world
 
@@ -265,6 +270,21 @@ def test_mentions_and_links_inside_a_passage_notify_nobody(world):
     assert "fire drill starts at noon" in text
     assert "&lt;!channel&gt;" in text and "&lt;@U123&gt;" in text and "&lt;https://evil.example|click here&gt;" in text
     assert "<!channel>" not in text and "<@U123>" not in text and "<https://evil" not in text
+
+
+def text_objects(blocks: list[dict]):
+    for block in blocks:
+        yield from [block["text"]] if "text" in block else []
+        yield from [e for e in block.get("elements", []) if e.get("type") in ("mrkdwn", "plain_text")]
+
+
+def test_a_passage_past_slacks_limit_is_escaped_then_cut_and_slack_accepts_it(world):
+    world.event(app_mention("What does the R&D budget review cover?", "CLONG"))
+    [post] = world.fake.wait_for(lambda: world.fake.posts("CLONG"))  # the fake answers invalid_blocks past Slack's limits
+    [quote] = [o["text"] for o in text_objects(post["blocks"]) if o["text"].startswith("> ")]
+    assert len(quote) <= 3000 and quote.endswith("…") and "&amp;" in quote and "&lt;lab 1&gt;" in quote
+    assert not any(quote[:-1].endswith(partial) for partial in ("&", "&a", "&am", "&l", "&lt", "&g", "&gt"))
+    assert all(o.get("verbatim") is True for o in text_objects(post["blocks"]) if o["type"] == "mrkdwn")
 
 
 def test_a_rate_limit_is_waited_out_and_the_answer_delivered_once(world):
