@@ -4,7 +4,7 @@ corpus for everyone, as before the file existed. `AccessControl.decide` is the d
 `Replier.admit` is the one place that calls it, and every entry point goes through there.
 
     external_users = false        # people from other workspaces, or anyone in a shared channel
-    admins = ["U0123"]            # named in refusals (unless contact is set)
+    admins = ["U0123"]            # see the feedback on the App Home tab
     contact = "#it-help"          # named in refusals (default: the admins)
 
     [default]                     # DMs, the assistant panel, channels not listed below
@@ -317,6 +317,12 @@ def asker_from_interaction(user: str, team: str | None, channel: str, context) -
 def panel_asker(user: str, team: str | None, channel: str, viewing: str | None, context) -> Asker:
     """The assistant panel: a private thread, answered from the viewed channel's rule."""
     return Asker(user=user, team=team, workspace=_workspace(context), channel=channel, rules_channel=viewing, direct=True)
+
+
+def home_asker(user: str, channel: str | None, context) -> Asker:
+    """For the App Home's list: may `user` ask in `channel` (None: DMs and the panel)?"""
+    return Asker(user=user, team=None, workspace=_workspace(context), channel=channel or "", rules_channel=channel,
+                 direct=True)
 
 
 def _workspace(context) -> str | None:

@@ -7,6 +7,8 @@ Slack's limits: 3,000 characters a text object, 50 blocks a message, 10 context 
 from __future__ import annotations
 
 import re
+import time
+from dataclasses import dataclass, field
 
 from retrieval.types import Answer, Citation
 
@@ -103,3 +105,43 @@ def _button(label: str, action_id: str, value: str, style: str | None = None) ->
     if style:
         button["style"] = style
     return button
+
+
+@dataclass(frozen=True)
+class HomeCorpus:
+    corpus: str
+    channels: list[str]  # channel ids where this corpus answers; "" for DMs and the panel
+    documents: int | None  # None: not ingested yet (or the store did not answer)
+    updated: float | None  # last ingest, Unix time
+
+
+@dataclass(frozen=True)
+class Home:
+    corpora: list[HomeCorpus]
+    feedback: list = field(default_factory=list)  # FeedbackSummary rows, admins only
+    unhelpful: list[str] = field(default_factory=list)
+    is_admin: bool = False
+
+
+def home_blocks(home: Home) -> list[dict]:
+    """The App Home view, within Slack's 100 blocks a view."""
+    blocks: list[dict] = [{"type": "header", "text": {"type": "plain_text", "text": "What you can ask"}}]
+    if not home.corpora:
+        blocks.append(_section("You may not ask any corpus here yet. Ask the person who runs this bot for access."))
+    for item in home.corpora[:40]:
+        places = ", ".join("DMs and the assistant panel" if not c else f"<#{escape(c)}>" for c in item.channels)
+        size = "not ingested yet" if item.documents is None else f"{item.documents} documents"
+        when = (f", last ingest {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(item.updated))}"
+                if item.updated else "")
+        blocks.append(_section(fit(f"*{escape(item.corpus)}*: {size}{when}\nAsk it in: {places}", SECTION_LIMIT)))
+    blocks.append(_section("*How to ask*: mention me in a channel (`@qa-bot What did ... ?`), send me a direct "
+                           "message, open the assistant panel, or type `/ask your question` to get a private answer "
+                           "you can then post. Answers quote the documents word for word, with their source."))
+    if home.is_admin:
+        blocks.append({"type": "header", "text": {"type": "plain_text", "text": "Feedback (admins)"}})
+        lines = [f"*{escape(f.corpus)}*: {f.helpful} helpful, {f.not_helpful} not helpful" for f in home.feedback]
+        blocks.append(_section(fit("\n".join(lines) or "No votes yet.", SECTION_LIMIT)))
+        if home.unhelpful:
+            blocks.append(_section(fit("*Latest unhelpful questions*\n" + "\n".join(
+                f"• {fit(escape(q), 300)}" for q in home.unhelpful), SECTION_LIMIT)))
+    return blocks

@@ -13,12 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from retrieval.chain import Engine
-from retrieval.errors import CorpusNotFound, UsageError
+from retrieval.errors import CorpusNotFound, QAError, UsageError
 from retrieval.settings import Settings
+from retrieval.store import list_corpora
 from retrieval.types import Answer
 
-from .access import AccessControl, Admission, Asker
-from .blocks import answer_blocks, escape, fallback_text, notice_blocks
+from .access import AccessControl, Admission, Asker, home_asker
+from .blocks import Home, HomeCorpus, answer_blocks, escape, fallback_text, notice_blocks
 from .state import SlackState
 
 APOLOGY = "Sorry, something went wrong while answering. The error has been logged; please try again in a minute."
@@ -105,6 +106,27 @@ class Replier:
         if thread_ts:
             self.state.add_turn(channel, thread_ts, answer)
         return Reply(fallback_text(answer), answer_blocks(answer, answer_id, ephemeral=ephemeral))
+
+    def home(self, user: str, context) -> Home:
+        """What `user`'s App Home shows: each corpus they may ask, where, with its size and
+        last ingest; for admins, the votes and the latest unhelpful questions."""
+        policy = self.access.policy()
+        where: dict[str, list[str]] = {}
+        for channel in [None, *sorted(policy.channels)]:
+            admission = self.admit(home_asker(user, channel, context))
+            if admission.allowed:
+                where.setdefault(admission.corpus, []).append(channel or "")
+        try:
+            stats = {info.corpus: info for info in list_corpora(self.engine.client, self.settings)}
+        except QAError:
+            log.warning("App Home: the store did not answer; corpora shown without their counts", exc_info=True)
+            stats = {}
+        corpora = [HomeCorpus(corpus, channels, stats[corpus].documents if corpus in stats else None,
+                              stats[corpus].updated if corpus in stats else None) for corpus, channels in sorted(where.items())]
+        if user not in policy.admins:
+            return Home(corpora)
+        unhelpful = [row["question"] for row in self.state.feedback_rows() if not row["helpful"]][-5:]
+        return Home(corpora, self.state.feedback_summary(), unhelpful, is_admin=True)
 
     def prompts_for(self, corpus: str | None) -> list[str]:
         """Suggested questions for `corpus`: the access file's [prompts], else (for the

@@ -290,3 +290,26 @@ def test_a_thanks_in_a_thread_is_not_answered_but_a_question_is(world):
     world.settle()
     assert len(world.fake.posts(c)) == 2
 
+
+def home_of(world, user: str) -> str:
+    world.event({"type": "app_home_opened", "user": user, "channel": "D0HOME", "tab": "home", "event_ts": new_ts()})
+    world.settle()
+    [view] = [c.body["view"] for c in world.fake.calls if c.method == "views.publish" and c.body["user_id"] == user][-1:]
+    view = json.loads(view) if isinstance(view, str) else view
+    assert view["type"] == "home"
+    return json.dumps(view["blocks"])
+
+
+def test_the_home_tab_lists_the_corpora_this_user_may_ask_and_the_feedback_only_for_admins(world):
+    world.form(slash_command("What did Shoigu ask Wallace?", "CNEWS", world.fake.response_url("home-1"), user=STAFF))
+    [private] = world.fake.wait_for(lambda: world.fake.responses("home-1"))
+    world.action(block_action("feedback_not_helpful", _button_value(private["blocks"], "feedback_not_helpful"), "CNEWS",
+                              world.fake.response_url("home-2"), user=STAFF))
+    world.settle()
+    admin = home_of(world, HR)
+    assert "*handbook*: 1 documents, last ingest 20" in admin and "*default*: 1 documents" in admin
+    assert "Feedback (admins)" in admin and "not helpful" in admin and "What did Shoigu ask Wallace?" in admin
+    staff = home_of(world, STAFF)
+    assert "*default*" in staff and "handbook" not in staff and "Feedback" not in staff and "/ask" in staff
+    stranger = home_of(world, "U0NOTLISTED")
+    assert "<#CNEWS>" in stranger and "DMs and the assistant panel" not in stranger  # CNEWS is open to all members
