@@ -260,13 +260,13 @@ class AccessControl:
     def _decide(self, asker: Asker, rules_channel: str | None) -> Admission:
         policy = self.file.policy()
         rule = policy.rule_for(rules_channel)
-        closed = f"the corpus '{rule.corpus}'" if rule.corpus else "no corpus"
+        closed = f"the corpus '{rule.corpus}'"
+        if rule.corpus is None:  # first: refused whoever asks, with no lookup
+            return Admission(None, f"Sorry, no corpus is open for questions here. Speak to {policy.whom_to_ask()} "
+                                   "to have one opened.")
         if not policy.external_users and self._external(asker):
             return Admission(None, f"Sorry, {closed} is not open to people outside this workspace or in channels "
                                    f"shared with other organisations. Speak to {policy.whom_to_ask()} for access.")
-        if rule.corpus is None:
-            return Admission(None, f"Sorry, no corpus is open for questions here. Speak to {policy.whom_to_ask()} "
-                                   "to have one opened.")
         if not (rule.open_to_all_members or asker.user in rule.users or self._in_usergroups(asker.user, rule.usergroups)):
             return Admission(None, f"Sorry, {closed} is closed to you here. Speak to {policy.whom_to_ask()} for access.")
         return Admission(rule.corpus)

@@ -154,6 +154,7 @@ def test_ask_in_an_unlisted_channel_with_no_default_corpus_is_refused(world, rul
     [line] = world.fake.responses(c)
     assert line["response_type"] == "ephemeral" and "no corpus is open" in line["text"] and "#it-help" in line["text"]
     assert "blocks" not in line and world.fake.posts(c) == []
+    assert world.fake.calls_about(c) == []  # not even a conversations.info lookup: nobody may ask here
 
 
 def test_ask_in_a_channel_shared_with_another_organisation_is_refused(world):
