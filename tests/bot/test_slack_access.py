@@ -137,6 +137,13 @@ def test_anyone_in_an_externally_shared_channel_is_refused_unless_the_file_allow
     world.fake.wait_for(lambda: world.fake.posts(c))
 
 
+def test_a_dm_from_a_user_on_the_default_list_is_answered_from_the_default_corpus(world):
+    dm = "D" + uuid.uuid4().hex[:10].upper()
+    world.event(message("What did Shoigu ask Wallace?", dm, "im", user=STAFF))
+    [post] = world.fake.wait_for(lambda: world.fake.posts(dm))
+    assert SHOIGU_SENTENCE in all_text(post)
+
+
 def test_a_dm_from_a_user_not_on_the_default_list_gets_a_refusal_and_no_quote(world):
     dm = "D" + uuid.uuid4().hex[:10].upper()
     world.event(message("What did Shoigu ask Wallace?", dm, "im", user="U0NOTLISTED"))
@@ -314,3 +321,15 @@ def test_the_home_tab_lists_the_corpora_this_user_may_ask_and_the_feedback_only_
     assert "*default*" in staff and "handbook" not in staff and "Feedback" not in staff and "/ask" in staff
     stranger = home_of(world, "U0NOTLISTED")
     assert "<#CNEWS>" in stranger and "DMs and the assistant panel" not in stranger  # CNEWS is open to all members
+
+
+@pytest.mark.parametrize("mode, answered", [
+    ("mention", []),
+    ("question", ["and what did Wallace reply", "Who is Shoigu?"]),
+    ("all", ["and what did Wallace reply", "Who is Shoigu?", "thanks!", "great, that helps"]),
+])
+def test_qa_slack_followups_says_which_thread_messages_are_answered(mode, answered):
+    from bot.slack.listeners.events.messages import wanted_followup
+
+    said = ["and what did Wallace reply", "Who is Shoigu?", "thanks!", "great, that helps"]
+    assert [text for text in said if wanted_followup(mode, text)] == answered
