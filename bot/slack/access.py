@@ -213,6 +213,7 @@ class Asker:
     rules_channel: str | None
     shared: bool | None = None  # the channel is externally shared; None: ask conversations.info
     direct: bool = False  # a DM or the assistant panel: nobody else is in the conversation
+    panel: bool = False  # the assistant panel: refused in the viewed channel, it falls back to [default]
 
 
 @dataclass(frozen=True)
@@ -251,7 +252,7 @@ class AccessControl:
 
     def decide(self, asker: Asker) -> Admission:
         admission = self._decide(asker, asker.rules_channel)
-        if not admission.allowed and asker.direct and asker.rules_channel:
+        if not admission.allowed and asker.panel and asker.rules_channel:
             # the panel, viewing a channel whose corpus this user may not ask: the [default] one
             fallback = self._decide(asker, None)
             return fallback if fallback.allowed else admission
@@ -316,7 +317,8 @@ def asker_from_interaction(user: str, team: str | None, channel: str, context) -
 
 def panel_asker(user: str, team: str | None, channel: str, viewing: str | None, context) -> Asker:
     """The assistant panel: a private thread, answered from the viewed channel's rule."""
-    return Asker(user=user, team=team, workspace=_workspace(context), channel=channel, rules_channel=viewing, direct=True)
+    return Asker(user=user, team=team, workspace=_workspace(context), channel=channel, rules_channel=viewing, direct=True,
+                 panel=True)
 
 
 def home_asker(user: str, channel: str | None, context) -> Asker:

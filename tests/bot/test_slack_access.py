@@ -319,6 +319,7 @@ def test_the_home_tab_lists_the_corpora_this_user_may_ask_and_the_feedback_only_
     assert "Feedback (admins)" in admin and "not helpful" in admin and "What did Shoigu ask Wallace?" in admin
     staff = home_of(world, STAFF)
     assert "*default*" in staff and "handbook" not in staff and "Feedback" not in staff and "/ask" in staff
+    assert "<#CNEWS>" in staff and "<#CHANDBOOK>" not in staff
     stranger = home_of(world, "U0NOTLISTED")
     assert "<#CNEWS>" in stranger and "DMs and the assistant panel" not in stranger  # CNEWS is open to all members
 
