@@ -66,6 +66,7 @@ def web_client(settings: Settings) -> WebClient:
 def create_app(settings: Settings, engine: Engine, state: SlackState | None = None,
                answering: AnsweringPool | None = None) -> App:
     state = state or SlackState.in_data_dir(settings.data_dir, settings.slack_retention_days)
+    state.purge_expired()  # an idle bot saves no answers, so also at start (then hourly as it answers)
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     client = web_client(settings)
     app = App(
