@@ -202,7 +202,7 @@ def main() -> None:
         for call in fake.calls:
             if call.method == "chat.postMessage" and call.body.get("channel") in traffic.questions:
                 posts.setdefault(call.body["channel"], []).append(call.body)
-        feedback = subprocess.run([*qa, "feedback", "--json"], env=env, capture_output=True, text=True, check=True)
+        feedback = subprocess.run([*qa, "feedback", "--json", "--users"], env=env, capture_output=True, text=True, check=True)
         rows = [json.loads(line) for line in feedback.stdout.splitlines() if line.strip()]
         recorded = {(r["answer_id"], r["user"]) for r in rows}
 

@@ -44,6 +44,7 @@ def run_checks(settings: Settings, slack: bool) -> list[Check]:
         checks.extend(_corpora(settings, client))
     if slack:
         checks.extend(_slack(settings))
+        checks.extend(_access(settings))
         checks.append(_feedback_store(settings))
     return checks
 
@@ -93,15 +94,16 @@ def _store(settings: Settings):
 
 
 def _corpora(settings: Settings, client) -> list[Check]:
-    """The default corpus must be there; a corpus only some channels use is a warning (those
-    channels are told it is not ingested yet, and it is picked up once it is)."""
+    """The default corpus must be there; a corpus only some channels (or the access file) use
+    is a warning (those channels are told it is not ingested yet, and it is picked up once it is)."""
     from retrieval.embeddings import model_id
     from retrieval.errors import CorpusNotFound
     from retrieval.store import CorpusStore
 
-    channel_corpora = {pair.partition("=")[2].strip() for pair in settings.slack_channel_corpora.split(",") if pair.strip()}
+    from bot.slack.access import configured_corpora
+
     checks = []
-    for corpus in [settings.corpus, *sorted(channel_corpora - {settings.corpus})]:
+    for corpus in [settings.corpus, *sorted(configured_corpora(settings) - {settings.corpus})]:
         fatal = corpus == settings.corpus
         name = f"corpus '{corpus}'"
         try:
@@ -163,11 +165,33 @@ def _bot_token(settings: Settings) -> Check:
     return Check("Slack bot token", True, f"valid: bot {identity.get('user_id')} in team {identity.get('team_id')}")
 
 
+def _access(settings: Settings) -> list[Check]:
+    """The access file parses. `qa serve` re-reads it on change and keeps the last good rules
+    when it breaks; this names what is wrong."""
+    if settings.slack_access is None:
+        return [Check("access rules", True, "QA_SLACK_ACCESS is not set: every member may ask, "
+                      "each channel as QA_SLACK_CHANNEL_CORPORA says, DMs and the panel the default corpus", fatal=False)]
+    from bot.slack.access import AccessFileError, read_policy
+
+    try:
+        policy = read_policy(settings.slack_access)
+    except AccessFileError as exc:
+        return [Check("access rules", False, f"{settings.slack_access}: {exc}")]
+    default = f"'{policy.default.corpus}'" if policy.default.corpus else "none (refused)"
+    checks = [Check("access rules", True, f"{settings.slack_access}: default corpus {default}, "
+                    f"{len(policy.channels)} channel rule(s), external users "
+                    f"{'allowed' if policy.external_users else 'refused'}")]
+    if settings.slack_channel_corpora:
+        checks.append(Check("access rules", False, "QA_SLACK_CHANNEL_CORPORA is ignored while QA_SLACK_ACCESS is set; "
+                            "move its channels into [channels.ID] tables", fatal=False))
+    return checks
+
+
 def _feedback_store(settings: Settings) -> Check:
     from bot.slack.state import SlackState
 
     try:
-        state = SlackState.in_data_dir(settings.data_dir)
+        state = SlackState.in_data_dir(settings.data_dir, settings.slack_retention_days)
     except QAError as exc:
         return Check("feedback store", False, str(exc))
     try:

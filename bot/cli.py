@@ -392,16 +392,20 @@ def doctor(ctx, slack):
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print every feedback record as JSON lines.")
+@click.option("--users", "with_users", is_flag=True, help="Also show who voted (Slack user ids).")
 @click.pass_context
 @user_errors
-def feedback(ctx, as_json):
-    """Summarise the Helpful / Not helpful clicks from Slack."""
+def feedback(ctx, as_json, with_users):
+    """Summarise the Helpful / Not helpful votes from Slack: counts, and the latest questions
+    voted unhelpful. Who voted is shown only with --users."""
     from bot.slack.state import SlackState
 
     settings = load_settings(ctx)
-    state = SlackState.in_data_dir(settings.data_dir)
+    state = SlackState.in_data_dir(settings.data_dir, settings.slack_retention_days)
     if as_json:
         for row in state.feedback_rows():
+            if not with_users:
+                row.pop("user")
             click.echo(json.dumps(row))
         return
     summary = state.feedback_summary()
@@ -414,7 +418,7 @@ def feedback(ctx, as_json):
     if unhelpful:
         click.echo("\nlatest 'not helpful':")
         for row in unhelpful:
-            click.echo(f"  [{row['corpus']}] {row['question']}")
+            click.echo(f"  [{row['corpus']}] {row['question']}" + (f"  ({row['user']})" if with_users else ""))
 
 
 def main() -> None:

@@ -5,7 +5,9 @@ Every other module receives a `Settings` object; none reads `os.environ` itself.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -56,7 +58,19 @@ class Settings(BaseSettings):
     slack_channel_corpora: str = Field("", alias="QA_SLACK_CHANNEL_CORPORA", description="Per-channel corpus: 'C0123=handbook,C0456=news'.")
     slack_suggested_prompts: str = Field(
         "What did Shoigu ask Wallace?;What would Russia like to avoid?", alias="QA_SLACK_SUGGESTED_PROMPTS",
-        description="Questions offered when an assistant thread opens, separated by ';'.",
+        description="Questions offered when an assistant thread opens on the default corpus, separated by ';'.",
+    )
+    slack_access: Path | None = Field(
+        None, alias="QA_SLACK_ACCESS",
+        description="TOML file saying who may ask which corpus (re-read when it changes); unset: everyone asks, as QA_SLACK_CHANNEL_CORPORA says.",
+    )
+    slack_followups: Literal["mention", "question", "all"] = Field(
+        "question", alias="QA_SLACK_FOLLOWUPS",
+        description="Which later messages in a channel thread the bot answered get an answer: mention, question (mentions and questions) or all.",
+    )
+    slack_retention_days: float = Field(
+        30, alias="QA_SLACK_RETENTION_DAYS", gt=0, le=3650,
+        description="Days questions, answers and feedback are kept in DATA_DIR/slack.sqlite3 before they are deleted.",
     )
 
     @field_validator("chroma_host")
@@ -76,13 +90,13 @@ class Settings(BaseSettings):
     @field_validator("slack_channel_corpora")
     @classmethod
     def _channel_map(cls, value: str) -> str:
-        import re
-
-        for pair in filter(None, (p.strip() for p in value.split(","))):
-            channel, _, corpus = pair.partition("=")
-            if not channel.strip() or not re.match(CORPUS_NAME_PATTERN, corpus.strip()):
-                raise ValueError(f"expected CHANNEL=CORPUS pairs separated by commas, got '{pair}'")
+        parse_channel_corpora(value)
         return value
+
+    @field_validator("slack_access", mode="before")
+    @classmethod
+    def _blank_path_is_none(cls, value):
+        return value or None
 
     @property
     def model_cache_dir(self) -> Path:
@@ -92,9 +106,21 @@ class Settings(BaseSettings):
     def server_mode(self) -> bool:
         return self.chroma_host is not None
 
+    @property
+    def channel_corpora(self) -> dict[str, str]:
+        """QA_SLACK_CHANNEL_CORPORA as channel id -> corpus."""
+        return parse_channel_corpora(self.slack_channel_corpora)
+
     def corpus_for_channel(self, channel: str | None) -> str:
-        for pair in filter(None, (p.strip() for p in self.slack_channel_corpora.split(","))):
-            key, _, corpus = pair.partition("=")
-            if key.strip() == channel:
-                return corpus.strip()
-        return self.corpus
+        return self.channel_corpora.get(channel or "", self.corpus)
+
+
+def parse_channel_corpora(value: str) -> dict[str, str]:
+    """'C0123=handbook,C0456=news' as a dict; the one parser of that format."""
+    mapping = {}
+    for pair in filter(None, (p.strip() for p in value.split(","))):
+        channel, _, corpus = pair.partition("=")
+        if not channel.strip() or not re.match(CORPUS_NAME_PATTERN, corpus.strip()):
+            raise ValueError(f"expected CHANNEL=CORPUS pairs separated by commas, got '{pair}'")
+        mapping[channel.strip()] = corpus.strip()
+    return mapping

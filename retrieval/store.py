@@ -16,6 +16,7 @@ caches on changes with every committed document.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -186,6 +187,7 @@ class CorpusInfo:
     corpus: str
     documents: int
     passages: int
+    updated: float | None = None  # when an ingest last wrote it (Unix time); None if none has since this was recorded
 
 
 class CorpusStore:
@@ -397,7 +399,7 @@ class CorpusStore:
     def bump_revision(self) -> None:
         """Tell every reader (and the lexical cache) that the corpus changed. Chroma's modify
         replaces the whole metadata, so it is written whole."""
-        metadata = {"embed_model": self.embed_model, "revision": uuid.uuid4().hex}
+        metadata = {"embed_model": self.embed_model, "revision": uuid.uuid4().hex, "updated": time.time()}
         if self._writing:
             metadata["writing"] = self._writing
         with reachable(self.settings):
@@ -496,7 +498,7 @@ def list_corpora(client, settings: Settings) -> list[CorpusInfo]:
     for name in names:
         if name.startswith(PREFIX) and name.endswith(PASSAGES):
             store = CorpusStore(client, settings, name[len(PREFIX) : -len(PASSAGES)], embed_model=None)
-            infos.append(CorpusInfo(store.corpus, len(store.documents()), store.count()))
+            infos.append(CorpusInfo(store.corpus, len(store.documents()), store.count(), store._metadata().get("updated")))
     return infos
 
 

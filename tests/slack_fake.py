@@ -1,5 +1,9 @@
 """The only fake in the suite: a small Slack Web API on a free loopback port that records
-every call's body. Responses can be scripted per method (e.g. a 429 before success)."""
+every call's body. It answers as Slack does, errors included: blocks past Slack's limits
+are `invalid_blocks`, an over-long text `msg_too_long`, a post to a channel the bot may not
+post in `not_in_channel`. Workspace facts the app looks up (externally shared channels,
+usergroup members) are set on the fake; responses can also be scripted per method (e.g. a
+429 before success)."""
 
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ class Call:
     status: int
     path: str
     at: float  # time.monotonic() on arrival
+    ok: bool = True  # what Slack answered: False for {"ok": false, "error": ...}
 
 
 class FakeSlack:
@@ -34,6 +39,9 @@ class FakeSlack:
         self.scripts: dict[tuple[str, str | None], list[tuple[int, dict, dict]]] = {}
         self._ts = itertools.count(1)
         self._lock = threading.Lock()
+        self.shared_channels: set[str] = set()  # conversations.info says is_ext_shared
+        self.usergroups: dict[str, list[str]] = {}  # usergroups.users.list
+        self.closed_channels: set[str] = set()  # chat.postMessage there is not_in_channel
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -46,7 +54,7 @@ class FakeSlack:
                 method = "response_url" if self.path.startswith("/response/") else self.path.rsplit("/", 1)[-1]
                 status, headers, payload = fake._respond(method, body)
                 with fake._lock:
-                    fake.calls.append(Call(method, body, status, self.path, time.monotonic()))
+                    fake.calls.append(Call(method, body, status, self.path, time.monotonic(), payload.get("ok", True)))
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 for key, value in {"Content-Type": "application/json", **headers}.items():
@@ -75,6 +83,20 @@ class FakeSlack:
             scripted = self.scripts.get((method, body.get("channel")))
             if scripted:
                 return scripted.pop(0)
+        if method in MESSAGE_METHODS:
+            error = message_error(body, method)
+            if error:
+                return (404 if method == "response_url" else 200), {}, {"ok": False, "error": error}
+            if method == "chat.postMessage" and body.get("channel") in self.closed_channels:
+                return 200, {}, {"ok": False, "error": "not_in_channel"}
+        if method == "conversations.info":
+            channel = body.get("channel")
+            return 200, {}, {"ok": True, "channel": {"id": channel, "is_channel": True,
+                                                     "is_ext_shared": channel in self.shared_channels}}
+        if method == "usergroups.users.list":
+            if body.get("usergroup") not in self.usergroups:
+                return 200, {}, {"ok": False, "error": "no_such_subteam"}
+            return 200, {}, {"ok": True, "users": self.usergroups[body["usergroup"]]}
         if method == "auth.test":
             return 200, {}, {"ok": True, "user_id": BOT_USER, "bot_id": BOT_ID, "team_id": TEAM, "user": "qa", "team": "Test"}
         if method == "chat.postMessage":
@@ -85,9 +107,15 @@ class FakeSlack:
         return 200, {}, {"ok": True}
 
     def posts(self, channel: str | None = None, method: str = "chat.postMessage") -> list[dict]:
+        """What Slack accepted for `method` (in `channel`)."""
         with self._lock:
-            return [c.body for c in self.calls if c.method == method and c.status == 200
+            return [c.body for c in self.calls if c.method == method and c.status == 200 and c.ok
                     and (channel is None or c.body.get("channel") == channel)]
+
+    def calls_about(self, channel: str) -> list[Call]:
+        """Every call the app made that names `channel` (posts, ephemerals, reactions, lookups...)."""
+        with self._lock:
+            return [c for c in self.calls if channel in (c.body.get("channel"), c.body.get("channel_id"))]
 
     def responses(self, name: str) -> list[dict]:
         """What the app posted to the response_url named `name`."""
@@ -107,6 +135,48 @@ class FakeSlack:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+MESSAGE_METHODS = {"chat.postMessage", "chat.update", "chat.postEphemeral", "response_url", "views.publish"}
+# Slack's documented limits (Block Kit reference, chat.postMessage)
+MAX_BLOCKS, MAX_VIEW_BLOCKS, MAX_TEXT_OBJECT, MAX_CONTEXT_ELEMENTS = 50, 100, 3000, 10
+MAX_MESSAGE_TEXT, MAX_BUTTON_TEXT, MAX_BUTTON_VALUE = 40_000, 75, 2000
+
+
+def message_error(body: dict, method: str) -> str | None:
+    """The error Slack answers a message (or Home view) with, or None when it is accepted."""
+    if len(str(body.get("text") or "")) > MAX_MESSAGE_TEXT:
+        return "msg_too_long"
+    blocks = (body.get("view") or {}).get("blocks") if method == "views.publish" else body.get("blocks")
+    if isinstance(body.get("view"), str):
+        blocks = json.loads(body["view"]).get("blocks")
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks)
+    if not blocks:
+        return None
+    if len(blocks) > (MAX_VIEW_BLOCKS if method == "views.publish" else MAX_BLOCKS):
+        return "invalid_blocks"
+    return "invalid_blocks" if any(not _valid_block(b) for b in blocks) else None
+
+
+def _valid_text(obj, limit: int = MAX_TEXT_OBJECT) -> bool:
+    return (isinstance(obj, dict) and obj.get("type") in ("mrkdwn", "plain_text") and isinstance(obj.get("text"), str)
+            and 0 < len(obj["text"]) <= limit and (obj["type"] == "mrkdwn" or "verbatim" not in obj))
+
+
+def _valid_block(block: dict) -> bool:
+    kind = block.get("type")
+    if kind == "section":
+        return _valid_text(block.get("text"))
+    if kind == "context":
+        elements = block.get("elements") or []
+        return 0 < len(elements) <= MAX_CONTEXT_ELEMENTS and all(_valid_text(e) for e in elements)
+    if kind == "actions":
+        elements = block.get("elements") or []
+        return 0 < len(elements) <= 25 and all(
+            _valid_text(e.get("text"), MAX_BUTTON_TEXT) and e["text"]["type"] == "plain_text"
+            and len(e.get("value", "")) <= MAX_BUTTON_VALUE for e in elements)
+    return kind in ("divider", "header", "rich_text")
 
 
 def sign(secret: str, body: str, timestamp: int | None = None) -> dict:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
@@ -12,11 +14,44 @@ from retrieval.chain import Engine
 from retrieval.errors import QAError
 from retrieval.settings import Settings
 
+from .access import AccessControl, AccessFile
 from .listeners import register
 from .replies import Replier
 from .state import SlackState
 
+ANSWERING_THREADS = 8
 log = logging.getLogger(__name__)
+
+
+class AnsweringPool(ThreadPoolExecutor):
+    """The threads that work out answers (Bolt's lazy listeners run here). Requests are
+    acknowledged on other threads, so a burst of slow answers queues here and never delays
+    an ack. It counts the work in flight: `wait_idle` is the "everything handled" signal
+    that tests wait on."""
+
+    def __init__(self, workers: int = ANSWERING_THREADS):
+        super().__init__(max_workers=workers, thread_name_prefix="answering")
+        self._idle = threading.Condition()
+        self._pending = 0
+
+    def submit(self, fn, /, *args, **kwargs):
+        with self._idle:
+            self._pending += 1
+
+        def run():
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                with self._idle:
+                    self._pending -= 1
+                    self._idle.notify_all()
+
+        return super().submit(run)
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """True once no submitted work is queued or running (False after `timeout` s)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
 
 
 def web_client(settings: Settings) -> WebClient:
@@ -28,14 +63,20 @@ def web_client(settings: Settings) -> WebClient:
     return client
 
 
-def create_app(settings: Settings, engine: Engine, state: SlackState | None = None) -> App:
-    state = state or SlackState.in_data_dir(settings.data_dir)
+def create_app(settings: Settings, engine: Engine, state: SlackState | None = None,
+               answering: AnsweringPool | None = None) -> App:
+    state = state or SlackState.in_data_dir(settings.data_dir, settings.slack_retention_days)
+    state.purge_expired()  # an idle bot saves no answers, so also at start (then hourly as it answers)
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    client = web_client(settings)
     app = App(
-        client=web_client(settings),
+        client=client,
         signing_secret=signing_secret,
         request_verification_enabled=signing_secret is not None,
-        process_before_response=False,  # acknowledge first, answer after: Slack's 3-second rule
+        # Each listener acks on the request's own thread and hands the answer to a lazy
+        # function on the answering pool: the ack never waits for a free answering thread.
+        process_before_response=True,
+        listener_executor=answering or AnsweringPool(),
     )
 
     @app.middleware
@@ -46,5 +87,5 @@ def create_app(settings: Settings, engine: Engine, state: SlackState | None = No
             return BoltResponse(status=200, body="")
         return next()
 
-    register(app, Replier(engine, state, settings))
+    register(app, Replier(engine, state, settings, AccessControl(AccessFile(settings), client)))
     return app

@@ -13,10 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from retrieval.chain import Engine
-from retrieval.errors import CorpusNotFound, UsageError
+from retrieval.errors import CorpusNotFound, QAError, UsageError
 from retrieval.settings import Settings
+from retrieval.store import list_corpora
+from retrieval.types import Answer
 
-from .blocks import answer_blocks, escape, fallback_text, notice_blocks
+from .access import AccessControl, Admission, Asker, home_asker
+from .blocks import Home, HomeCorpus, answer_blocks, escape, fallback_text, notice_blocks
 from .state import SlackState
 
 APOLOGY = "Sorry, something went wrong while answering. The error has been logged; please try again in a minute."
@@ -43,18 +46,50 @@ def plain_question(text: str, bot_user_id: str | None) -> str:
     return " ".join(text.split())
 
 
-class Replier:
-    def __init__(self, engine: Engine, state: SlackState, settings: Settings):
-        self.engine, self.state, self.settings = engine, state, settings
+QUESTION_WORDS = re.compile(
+    r"^(?:(?:and|but|so|also|then|ok|okay)[,\s]+)?(?:what|who|whom|whose|when|where|why|how|which|is|are|was|were|"
+    r"do|does|did|can|could|would|should|will|shall|may|might|has|have|had|tell me|explain|any)\b", re.I)
 
-    def reply(self, question: str, channel: str, thread_ts: str | None, *, ephemeral: bool = False,
-              on_draft: Callable[[str], None] | None = None) -> Reply:
-        """Answer `question` asked in `channel` (in the thread `thread_ts`, if any: earlier
-        turns of that thread make it a follow-up). `on_draft` sees an LLM answer's text as
-        it streams."""
+
+def reads_as_question(text: str) -> bool:
+    """A thread follow-up worth answering: it ends with "?" or opens like a question."""
+    text = text.strip()
+    return text.endswith("?") or bool(QUESTION_WORDS.match(text))
+
+
+class Replier:
+    def __init__(self, engine: Engine, state: SlackState, settings: Settings, access: AccessControl):
+        self.engine, self.state, self.settings, self.access = engine, state, settings, access
+
+    def admit(self, asker: Asker) -> Admission:
+        """The access rule, for every entry point: the corpus `asker` may ask, or a refusal.
+        `reply` needs the admission, so nothing is answered without passing here."""
+        return self.access.decide(asker)
+
+    def shareable(self, answer_id: str, asker: Asker) -> tuple[Answer | None, str | None]:
+        """The stored answer `asker` may post to `asker.channel`, or why not: the poster must
+        be admitted there, to the corpus the answer came from."""
+        stored = self.state.load_answer(answer_id)
+        if stored is None:
+            return None, "Sorry, that answer is too old to post."
+        answer, corpus = stored
+        admission = self.admit(asker)
+        if not admission.allowed:
+            return None, admission.refusal
+        if admission.corpus != corpus:
+            return None, f"Sorry, this answer comes from the corpus '{corpus}', which this channel does not search."
+        return answer, None
+
+    def reply(self, question: str, admission: Admission, channel: str, thread_ts: str | None, *,
+              ephemeral: bool = False, on_draft: Callable[[str], None] | None = None) -> Reply:
+        """Answer `question` asked in `channel` from the admitted corpus (in the thread
+        `thread_ts`, if any: earlier turns of that thread make it a follow-up). `on_draft`
+        sees an LLM answer's text as it streams."""
+        if not admission.allowed or admission.corpus is None:
+            raise ValueError("reply() needs an admission that allows the question")
         if not question.strip():
             return Reply(EMPTY, notice_blocks(EMPTY))
-        corpus = self.settings.corpus_for_channel(channel)
+        corpus = admission.corpus
         try:
             history = self.state.history(channel, thread_ts) if thread_ts else []
             answer = self.engine.answer(question, corpus, history, on_draft)
@@ -71,6 +106,37 @@ class Replier:
         if thread_ts:
             self.state.add_turn(channel, thread_ts, answer)
         return Reply(fallback_text(answer), answer_blocks(answer, answer_id, ephemeral=ephemeral))
+
+    def home(self, user: str, context) -> Home:
+        """What `user`'s App Home shows: each corpus they may ask, where, with its size and
+        last ingest; for admins, the votes and the latest unhelpful questions."""
+        policy = self.access.policy()
+        where: dict[str, list[str]] = {}
+        for channel in [None, *sorted(policy.channels)]:
+            admission = self.admit(home_asker(user, channel, context))
+            if admission.allowed:
+                where.setdefault(admission.corpus, []).append(channel or "")
+        try:
+            stats = {info.corpus: info for info in list_corpora(self.engine.client, self.settings)}
+        except QAError:
+            log.warning("App Home: the store did not answer; corpora shown without their counts", exc_info=True)
+            stats = {}
+        corpora = [HomeCorpus(corpus, channels, stats[corpus].documents if corpus in stats else None,
+                              stats[corpus].updated if corpus in stats else None) for corpus, channels in sorted(where.items())]
+        if user not in policy.admins:
+            return Home(corpora)
+        unhelpful = [row["question"] for row in self.state.feedback_rows() if not row["helpful"]][-5:]
+        return Home(corpora, self.state.feedback_summary(), unhelpful, is_admin=True)
+
+    def prompts_for(self, corpus: str | None) -> list[str]:
+        """Suggested questions for `corpus`: the access file's [prompts], else (for the
+        default corpus only) QA_SLACK_SUGGESTED_PROMPTS."""
+        listed = self.access.policy().prompts.get(corpus or "")
+        if listed:
+            return list(listed)
+        if corpus == self.settings.corpus:
+            return [p.strip() for p in self.settings.slack_suggested_prompts.split(";") if p.strip()]
+        return []
 
     def is_known_thread(self, channel: str, thread_ts: str) -> bool:
         return bool(self.state.history(channel, thread_ts))

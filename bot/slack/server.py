@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.adapter.asgi import SlackRequestHandler
@@ -16,11 +17,13 @@ from retrieval.chain import Engine
 from retrieval.errors import QAError
 from retrieval.settings import Settings
 
+from .access import configured_corpora
 from .app import create_app
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1_000_000  # Slack payloads are a few KB; anything far larger is refused
 HEALTH_TIMEOUT = 3.0
+ACK_THREADS = 16
 # What Bolt's middlewares and listener matchers raise on a signed body that is not shaped like
 # a Slack payload ("event": "x", "authorizations": [1], a dict as event_id reaching SQLite...).
 MALFORMED_PAYLOAD_ERRORS = (AttributeError, KeyError, IndexError, TypeError, ValueError, sqlite3.InterfaceError,
@@ -28,13 +31,19 @@ MALFORMED_PAYLOAD_ERRORS = (AttributeError, KeyError, IndexError, TypeError, Val
 
 
 class ThreadedSlackRequestHandler(SlackRequestHandler):
-    """Bolt's ASGI adapter runs the (synchronous) app on the event loop; run it in a worker
-    thread instead, so a slow moment in one request never delays another's acknowledgement."""
+    """Bolt's ASGI adapter runs the (synchronous) app on the event loop; run it in a thread
+    of its own pool instead, so a slow moment in one request never delays another's
+    acknowledgement. Answers are worked out elsewhere (the app's answering pool): these
+    threads only verify, deduplicate, ack and hand over."""
+
+    def __init__(self, app: App):
+        super().__init__(app)
+        self.acking = ThreadPoolExecutor(max_workers=ACK_THREADS, thread_name_prefix="acking")
 
     async def dispatch(self, request: AsgiHttpRequest) -> BoltResponse:
         bolt_request = BoltRequest(body=await request.get_raw_body(), query=request.query_string,
                                    headers=request.get_headers())
-        return await asyncio.to_thread(self.app.dispatch, bolt_request)
+        return await asyncio.get_running_loop().run_in_executor(self.acking, self.app.dispatch, bolt_request)
 
 
 def refuse_malformed_payloads(error: Exception, logger: logging.Logger, response: BoltResponse | None) -> BoltResponse | None:
@@ -125,8 +134,7 @@ async def _send(send, status: int, body: bytes, content_type: str) -> None:
 def warm(engine: Engine, settings: Settings) -> None:
     """Load the model and every configured corpus now, not on the first question."""
     engine.embeddings.encode(["warm-up"])
-    corpora = {settings.corpus} | {settings.corpus_for_channel(p.partition("=")[0].strip())
-                                   for p in settings.slack_channel_corpora.split(",") if p.strip()}
+    corpora = {settings.corpus} | configured_corpora(settings)
     for corpus in sorted(corpora):
         try:
             engine.warm_up(corpus)

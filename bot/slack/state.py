@@ -1,6 +1,11 @@
 """What the Slack app must remember across requests and restarts, in one SQLite file in the
 data directory: events already handled (Slack retries), answers (for feedback and "post to
-channel"), the conversation in each thread the bot answered, and feedback clicks.
+channel"), the conversation in each thread the bot answered, the channel each assistant
+thread is viewing, and feedback votes.
+
+Data at rest: the file is created readable by its owner only (0600), and every row that
+holds a question or an answer is deleted once older than the retention period
+(QA_SLACK_RETENTION_DAYS). A user has one vote per answer; clicking again changes it.
 
 Crash safety: every write is one SQLite transaction (autocommit, or an explicit one where a
 write takes two statements), the journal is a write-ahead log, and synchronous=FULL makes a
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -21,6 +27,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from slack_bolt.context.assistant.thread_context import AssistantThreadContext
+from slack_bolt.context.assistant.thread_context_store.store import AssistantThreadContextStore
 
 from retrieval.errors import QAError
 from retrieval.types import Answer, Turn
@@ -38,8 +47,21 @@ CREATE TABLE IF NOT EXISTS feedback (
     answer_id TEXT NOT NULL, helpful INTEGER NOT NULL, question TEXT NOT NULL, answer TEXT NOT NULL,
     citations TEXT NOT NULL, corpus TEXT NOT NULL, user TEXT NOT NULL, channel TEXT NOT NULL,
     created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS thread_contexts (
+    channel_id TEXT NOT NULL, thread_ts TEXT NOT NULL, context TEXT NOT NULL, created REAL NOT NULL,
+    PRIMARY KEY (channel_id, thread_ts));
+CREATE INDEX IF NOT EXISTS answers_created ON answers (created);
+CREATE INDEX IF NOT EXISTS turns_created ON turns (created);
+CREATE INDEX IF NOT EXISTS feedback_created ON feedback (created);
+"""
+# Files from before one-vote-per-user kept every click: keep each user's last, then enforce it.
+VOTES = """
+DELETE FROM feedback WHERE rowid NOT IN (SELECT MAX(rowid) FROM feedback GROUP BY answer_id, user);
+CREATE UNIQUE INDEX IF NOT EXISTS feedback_vote ON feedback (answer_id, user);
 """
 EVENT_TTL = 24 * 3600  # Slack retries within minutes; a day is ample
+PURGE_EVERY = 3600.0  # seconds between deletions of expired rows
+DAY = 86400.0
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +74,14 @@ class FeedbackSummary:
 
 
 class SlackState:
-    def __init__(self, path: Path):
-        self.path = path
+    def __init__(self, path: Path, retention_days: float = 30):
+        self.path, self.retention = path, retention_days * DAY
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            # Questions (DMs included) are personal data: owner-only from the first byte. SQLite
+            # gives its -wal and -shm files the database file's permissions.
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+            os.chmod(path, 0o600)
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
         except (OSError, sqlite3.Error) as exc:
             raise QAError(f"cannot open {path}: {exc}; set QA_DATA_DIR or --data-dir") from exc
@@ -63,6 +89,10 @@ class SlackState:
             mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(SCHEMA)
+            if not self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'feedback_vote'").fetchone():
+                with self._transaction():
+                    for statement in filter(str.strip, VOTES.split(";")):
+                        self._db.execute(statement)
         except sqlite3.DatabaseError as exc:  # not SQLite, or damaged beyond opening
             self._db.close()
             raise QAError(f"{path} is damaged ({exc}); move it aside (qa serve then starts a new one) "
@@ -70,10 +100,28 @@ class SlackState:
         if mode != "wal":  # e.g. a network file system: still atomic (rollback journal), less concurrent
             log.warning("%s: SQLite could not use a write-ahead log here (journal_mode=%s)", path, mode)
         self._lock = threading.Lock()
+        self._purged = 0.0
+        self.thread_contexts = ThreadContextStore(self)
 
     @classmethod
-    def in_data_dir(cls, data_dir: Path) -> "SlackState":
-        return cls(data_dir / "slack.sqlite3")
+    def in_data_dir(cls, data_dir: Path, retention_days: float = 30) -> "SlackState":
+        return cls(data_dir / "slack.sqlite3", retention_days)
+
+    def purge_expired(self, now: float | None = None) -> int:
+        """Delete every question, answer, thread turn, thread context and vote older than
+        the retention period; returns how many rows went."""
+        cutoff = (time.time() if now is None else now) - self.retention
+        with self._lock, self._transaction():
+            deleted = sum(self._db.execute(f"DELETE FROM {table} WHERE created < ?", (cutoff,)).rowcount
+                          for table in ("answers", "turns", "feedback", "thread_contexts"))
+        self._purged = time.monotonic()
+        if deleted:
+            log.info("deleted %d stored questions/answers older than %g days", deleted, self.retention / DAY)
+        return deleted
+
+    def _purge_now_and_then(self) -> None:
+        if time.monotonic() - self._purged > PURGE_EVERY or not self._purged:
+            self.purge_expired()
 
     def _run(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
         with self._lock:
@@ -109,6 +157,7 @@ class SlackState:
             self._db.close()
 
     def save_answer(self, answer: Answer, corpus: str) -> str:
+        self._purge_now_and_then()
         answer_id = uuid.uuid4().hex[:16]
         self._run("INSERT INTO answers VALUES (?, ?, ?, ?, ?)",
                   (answer_id, answer.question, corpus, json.dumps(answer.to_dict()), time.time()))
@@ -130,12 +179,14 @@ class SlackState:
         return [Turn(q, tuple(tuple(c) for c in json.loads(cited))) for q, cited in rows]
 
     def record_feedback(self, answer_id: str, helpful: bool, user: str, channel: str) -> bool:
+        """`user`'s vote on the answer; a later click replaces their earlier one."""
         stored = self.load_answer(answer_id)
         if stored is None:
             return False
         answer, corpus = stored
         citations = json.dumps([c.__dict__ for c in answer.citations])
-        self._run("INSERT INTO feedback VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        self._run("INSERT INTO feedback VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (answer_id, user) DO UPDATE "
+                  "SET helpful = excluded.helpful, channel = excluded.channel, created = excluded.created",
                   (answer_id, int(helpful), answer.question, answer.answer, citations, corpus, user, channel, time.time()))
         return True
 
@@ -148,3 +199,22 @@ class SlackState:
         rows = self._run("SELECT corpus, SUM(helpful), SUM(1 - helpful) FROM feedback GROUP BY corpus ORDER BY corpus").fetchall()
         return [FeedbackSummary(c, int(h), int(n)) for c, h, n in rows]
 
+
+
+class ThreadContextStore(AssistantThreadContextStore):
+    """Bolt's assistant thread-context store, kept in the state file (so the channel a panel
+    thread is viewing survives a restart) rather than in message metadata."""
+
+    def __init__(self, state: SlackState):
+        self.state = state
+
+    def save(self, *, channel_id: str, thread_ts: str, context: dict[str, str]) -> None:
+        self.state._run("INSERT INTO thread_contexts VALUES (?, ?, ?, ?) ON CONFLICT (channel_id, thread_ts) DO UPDATE "
+                        "SET context = excluded.context, created = excluded.created",
+                        (channel_id, thread_ts, json.dumps(dict(context)), time.time()))
+
+    def find(self, *, channel_id: str, thread_ts: str) -> AssistantThreadContext | None:
+        row = self.state._run("SELECT context FROM thread_contexts WHERE channel_id = ? AND thread_ts = ?",
+                              (channel_id, thread_ts)).fetchone()
+        context = json.loads(row[0]) if row else None
+        return AssistantThreadContext(context) if context and context.get("channel_id") else None

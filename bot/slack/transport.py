@@ -1,5 +1,5 @@
-"""Posting to Slack: the reply message (growing while an LLM answer streams) and the
-"working on it" reaction."""
+"""Posting to Slack: the reply message (growing while an LLM answer streams), the "working
+on it" reaction, and the one-line refusal a user who may not ask gets."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from .blocks import draft_blocks, escape
+from .blocks import SECTION_LIMIT, draft_blocks, escape, fit, notice_blocks
 from .replies import Reply
 
 WORKING_REACTION = "eyes"
@@ -42,7 +42,7 @@ class LiveReply:
         if time.monotonic() - self._last < self.interval:
             return
         self._last = time.monotonic()
-        fields = {"text": escape(text), "blocks": draft_blocks(text)}
+        fields = {"text": fit(escape(text), SECTION_LIMIT), "blocks": draft_blocks(text)}
         try:
             if self.ts is None:
                 self.ts = self.client.chat_postMessage(channel=self.channel, thread_ts=self.thread_ts,
@@ -81,3 +81,16 @@ def _react(method, channel: str, ts: str) -> bool:
     except SlackApiError as exc:
         log.warning("reaction not shown: %s", exc.response.get("error"))
         return False
+
+
+def refuse(client: WebClient, channel: str, user: str, thread_ts: str | None, text: str, *, direct: bool) -> None:
+    """One line only `user` sees: ephemeral in a channel, a message in their own DM. `text`
+    is our own wording (it may mention an admin), so it is not escaped again."""
+    fields = {"channel": channel, "text": text, "blocks": notice_blocks(text, escaped=True)}
+    try:
+        if direct:
+            client.chat_postMessage(thread_ts=thread_ts, **fields)
+        else:
+            client.chat_postEphemeral(user=user, thread_ts=thread_ts, **fields)
+    except SlackApiError as exc:
+        log.warning("refusal not shown in %s: %s", channel, exc.response.get("error"))

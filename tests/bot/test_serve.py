@@ -5,12 +5,13 @@ import os
 import subprocess
 import sys
 import time
+import urllib.parse
 
 import pytest
 
 from bench.serving import start_serve as launch_serve
 from tests.conftest import ROOT, SEED_CORPUS, SHOIGU_SENTENCE, free_port
-from tests.slack_fake import FakeSlack, app_mention, event_callback, post_signed
+from tests.slack_fake import FakeSlack, app_mention, event_callback, message, post_signed, slash_command
 
 pytestmark = pytest.mark.integration
 SECRET = "serve-test-signing-secret"
@@ -54,3 +55,42 @@ def test_qa_serve_refuses_http_mode_without_a_signing_secret(tmp_path):
         fake.close()
     assert result.returncode == 1
     assert "SLACK_SIGNING_SECRET" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_qa_serve_with_an_access_file_answers_the_admitted_and_refuses_the_rest(tmp_path):
+    """The check an operator runs: signed events to `qa serve` with QA_SLACK_ACCESS set."""
+    access = tmp_path / "access.toml"
+    access.write_text('contact = "#it-help"\n[default]\ncorpus = "default"\nusers = ["U0ALLOWED"]\n'
+                      '[channels.CLISTED]\ncorpus = "default"\n')
+    fake, port = FakeSlack(), free_port()
+    process = start_serve(tmp_path, fake, port, {"QA_SLACK_ACCESS": str(access)})
+    url = f"http://127.0.0.1:{port}/slack/events"
+
+    def send(event: dict) -> None:
+        assert post_signed(url, json.dumps(event_callback(event)), "application/json", SECRET).status_code == 200
+
+    try:
+        send(app_mention("What did Shoigu ask Wallace?", "CLISTED", user="U0ALLOWED"))
+        [post] = fake.wait_for(lambda: fake.posts("CLISTED"))
+        assert SHOIGU_SENTENCE in json.dumps(post["blocks"])
+
+        send(message("What did Shoigu ask Wallace?", "D0STRANGER", "im", user="U0STRANGER"))
+        [refusal] = fake.wait_for(lambda: fake.posts("D0STRANGER"))
+        assert "closed to you" in refusal["text"] and SHOIGU_SENTENCE not in json.dumps(refusal)
+
+        guest = app_mention("What did Shoigu ask Wallace?", "CLISTED", user="U0GUEST")
+        guest["team"] = guest["user_team"] = "T0ELSEWHERE"
+        send(guest)
+        [line] = fake.wait_for(lambda: fake.posts("CLISTED", method="chat.postEphemeral"))
+        assert line["user"] == "U0GUEST" and "outside this workspace" in line["text"]
+
+        access.write_text('contact = "#it-help"\n[default]\n[channels.CLISTED]\ncorpus = "default"\n')  # no [default] corpus
+        form = urllib.parse.urlencode(slash_command("What did Shoigu ask Wallace?", "CUNLISTED", fake.response_url("ask")))
+        assert post_signed(url, form, "application/x-www-form-urlencoded", SECRET).status_code == 200
+        [answer] = fake.wait_for(lambda: fake.responses("ask"))
+        assert "no corpus is open" in answer["text"] and SHOIGU_SENTENCE not in json.dumps(answer)
+        assert len(fake.posts("CLISTED")) == 1  # the guest got nothing public
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        fake.close()

@@ -21,7 +21,7 @@ import httpx
 import pytest
 import uvicorn
 
-from bot.slack.app import create_app
+from bot.slack.app import AnsweringPool, create_app
 from bot.slack.server import asgi_app, warm
 from bot.slack.state import SlackState
 from retrieval.chain import Engine
@@ -37,6 +37,8 @@ SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_TOKEN = "xoxb-1234-5678-SECRETtokenVALUE"
 HOSTILE_TEXT = ("The fire drill starts at noon on Friday, says <!channel> and <@U123>; "
                 "details at <https://evil.example|click here>.")
+# One sentence of 2,900 characters that escaping makes about 4,000: cut before escaping, it breaks Slack's limit.
+LONG_TEXT = "The R&D budget review covers " + ", ".join(f"<lab {i}> & <team {i}>" for i in range(140)) + ".\n"
 
 
 @dataclass
@@ -44,9 +46,10 @@ class World:
     url: str
     fake: FakeSlack
     settings: Settings
+    answering: AnsweringPool
 
-    def event(self, event: dict, event_id: str | None = None, headers: dict | None = None) -> httpx.Response:
-        body = json.dumps(event_callback(event, event_id))
+    def event(self, event: dict, event_id: str | None = None, headers: dict | None = None, **envelope) -> httpx.Response:
+        body = json.dumps({**event_callback(event, event_id), **envelope})
         return post_signed(self.url, body, "application/json", SECRET, headers=headers)
 
     def form(self, fields: dict) -> httpx.Response:
@@ -55,10 +58,15 @@ class World:
     def action(self, payload: dict) -> httpx.Response:
         return self.form({"payload": json.dumps(payload)})
 
+    def settle(self) -> None:
+        """Returns once the app has finished with every request acknowledged so far: the
+        answering pool is idle (work is handed to it before the ack is sent)."""
+        assert self.answering.wait_idle(60), "the app was still answering after 60 s"
 
-def run_app(settings: Settings, engine: Engine):
+
+def run_app(settings: Settings, engine: Engine, answering: AnsweringPool | None = None):
     """The app under uvicorn in a thread, on a free port (another try if the port was taken)."""
-    app = create_app(settings, engine)
+    app = create_app(settings, engine, answering=answering)
     for _ in range(5):
         port = free_port()
         server = uvicorn.Server(uvicorn.Config(asgi_app(app, engine), host="127.0.0.1", port=port, log_level="warning"))
@@ -78,11 +86,14 @@ def world(tmp_path_factory, model_cache):
     root = tmp_path_factory.mktemp("slack")
     (root / "hostile").mkdir()
     (root / "hostile" / "notice.txt").write_text(HOSTILE_TEXT + "\n\nThe canteen is closed on Monday.\n")
+    (root / "long").mkdir()
+    (root / "long" / "budget.txt").write_text(LONG_TEXT)
     fake = FakeSlack()
     settings = Settings(data_dir=root / "data", model_cache=model_cache, slack_api_url=fake.api_url,
-                        slack_bot_token=BOT_TOKEN, slack_signing_secret=SECRET, slack_channel_corpora="CHOSTILE=hostile")
+                        slack_bot_token=BOT_TOKEN, slack_signing_secret=SECRET, slack_channel_corpora="CHOSTILE=hostile,CLONG=long")
     ingest([str(SEED_CORPUS)], "default", settings, progress=False)
     ingest([str(root / "hostile")], "hostile", settings, progress=False)
+    ingest([str(root / "long")], "long", settings.model_copy(update={"window_chars": 5000}), progress=False)
     with serving(settings, fake) as world:
         yield world
 
@@ -92,9 +103,10 @@ def serving(settings: Settings, fake: FakeSlack) -> Iterator[World]:
     """The app warmed and served for `settings`, talking to `fake`; both stopped after."""
     engine = Engine(settings)
     warm(engine, settings)
-    server, thread, base = run_app(settings, engine)
+    answering = AnsweringPool()
+    server, thread, base = run_app(settings, engine, answering)
     try:
-        yield World(f"{base}/slack/events", fake, settings)
+        yield World(f"{base}/slack/events", fake, settings, answering)
     finally:
         server.should_exit = True
         thread.join(timeout=10)
@@ -105,18 +117,10 @@ def channel() -> str:
     return "C" + uuid.uuid4().hex[:10].upper()
 
 
-def assert_ignored_then_control_answered(world: World, c: str, channel_type: str) -> None:
-    """After an event that must be ignored, a real question in the same channel is
-    answered: once that answer is in, the ignored event has long been handled."""
-    if channel_type == "im":
-        control = message("What would Russia like to avoid?", c, "im")
-    else:
-        control = app_mention("What would Russia like to avoid?", c)
-    world.event(control)
-    posts = world.fake.wait_for(lambda: world.fake.posts(c))
-    time.sleep(0.3)
-    posts = world.fake.posts(c)
-    assert len(posts) == 1 and "would like to avoid" in all_text(posts[0])
+def assert_ignored(world: World, c: str) -> None:
+    """Once the app has finished with everything it acknowledged, it made no call about `c`."""
+    world.settle()
+    assert world.fake.calls_about(c) == []
 
 
 def all_text(post: dict) -> str:
@@ -166,7 +170,8 @@ def test_the_assistant_panel_offers_prompts_shows_status_and_answers_in_thread(w
     world.event(message("What did Shoigu ask Wallace?", dm, "im", thread_ts=thread))
     posts = world.fake.wait_for(lambda: len(world.fake.posts(dm)) >= 2 and world.fake.posts(dm))
     statuses = [b for b in world.fake.posts(method="assistant.threads.setStatus") if b.get("channel_id") == dm]
-    assert statuses and statuses[0]["status"] == "searching the corpus..."
+    assert statuses and statuses[0]["status"] == "searching the corpus 'default'..."
+    assert "Searched the corpus 'default'" in all_text(posts[-1])
     assert posts[-1]["thread_ts"] == thread and SHOIGU_SENTENCE in all_text(posts[-1])
 
 
@@ -200,7 +205,7 @@ def test_a_follow_up_in_the_thread_is_answered_in_its_context(world):
 def test_messages_in_threads_the_bot_never_answered_are_left_alone(world):
     c = channel()
     world.event(message("What did Shoigu ask Wallace?", c, "channel", thread_ts=new_ts()))
-    assert_ignored_then_control_answered(world, c, "channel")
+    assert_ignored(world, c)
 
 
 def test_feedback_clicks_are_stored(world):
@@ -225,8 +230,8 @@ def test_a_retried_event_is_answered_once(world):
     assert world.event(event, event_id).status_code == 200
     retry = world.event(event, event_id, headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
     assert retry.status_code == 200
-    world.fake.wait_for(lambda: world.fake.posts(c))
-    assert_ignored_then_control_answered_after(world, c)
+    world.settle()
+    assert len(world.fake.posts(c)) == 1
 
 
 @pytest.mark.parametrize("problem", ["wrong secret", "stale timestamp", "no signature"])
@@ -240,7 +245,7 @@ def test_unsigned_or_stale_requests_are_rejected_and_nothing_is_posted(world, pr
     else:
         response = httpx.post(world.url, content=body, headers={"Content-Type": "application/json"})
     assert response.status_code == 401
-    assert_ignored_then_control_answered(world, c, "channel")
+    assert_ignored(world, c)
 
 
 @pytest.mark.parametrize("who", ["own", "other bot", "bot_message subtype", "edit", "join"])
@@ -255,7 +260,7 @@ def test_bots_edits_and_joins_are_ignored(world, who):
         "join": message("<@U0ASKER> has joined the channel", c, "channel", subtype="channel_join"),
     }[who]
     assert world.event(event).status_code == 200
-    assert_ignored_then_control_answered(world, c, "im" if c.startswith("D") else "channel")
+    assert_ignored(world, c)
 
 
 def test_mentions_and_links_inside_a_passage_notify_nobody(world):
@@ -265,6 +270,22 @@ def test_mentions_and_links_inside_a_passage_notify_nobody(world):
     assert "fire drill starts at noon" in text
     assert "&lt;!channel&gt;" in text and "&lt;@U123&gt;" in text and "&lt;https://evil.example|click here&gt;" in text
     assert "<!channel>" not in text and "<@U123>" not in text and "<https://evil" not in text
+
+
+def text_objects(blocks: list[dict]):
+    for block in blocks:
+        yield from [block["text"]] if "text" in block else []
+        yield from [e for e in block.get("elements", []) if e.get("type") in ("mrkdwn", "plain_text")]
+
+
+def test_a_passage_past_slacks_limit_is_escaped_then_cut_and_slack_accepts_it(world):
+    world.event(app_mention("What does the R&D budget review cover?", "CLONG"))
+    world.settle()
+    [post] = world.fake.posts("CLONG")  # accepted: the fake answers invalid_blocks past Slack's limits
+    [quote] = [o["text"] for o in text_objects(post["blocks"]) if o["text"].startswith("> ")]
+    assert len(quote) <= 3000 and quote.endswith("…") and "&amp;" in quote and "&lt;lab 1&gt;" in quote
+    assert not any(quote[:-1].endswith(partial) for partial in ("&", "&a", "&am", "&l", "&lt", "&g", "&gt"))
+    assert all(o.get("verbatim") is True for o in text_objects(post["blocks"]) if o["type"] == "mrkdwn")
 
 
 def test_a_rate_limit_is_waited_out_and_the_answer_delivered_once(world):
@@ -336,14 +357,6 @@ def test_slack_markup_in_a_question_is_read_as_plain_text_and_escaped_once(world
     world.action(block_action("post_answer", _button_value(private["blocks"], "post_answer"), c, world.fake.response_url(c + "-x")))
     [public] = world.fake.wait_for(lambda: world.fake.posts(c))
     assert "R&amp;D &lt;b&gt;" in all_text(public) and "&amp;amp;" not in all_text(public)
-
-
-def assert_ignored_then_control_answered_after(world: World, c: str) -> None:
-    """The retry must not add a second answer, even after a later question is answered."""
-    world.event(app_mention("What would Russia like to avoid?", c))
-    world.fake.wait_for(lambda: len(world.fake.posts(c)) >= 2)
-    time.sleep(0.3)
-    assert len(world.fake.posts(c)) == 2
 
 
 def _button_value(blocks, action_id: str) -> str:

@@ -44,7 +44,8 @@ def test_doctor_says_ok_to_every_check_of_a_sound_setup(settings, slack, monkeyp
     result = run("doctor")
     assert result.exit_code == 0, result.output
     assert statuses(result.output) == {"embedding model": "ok", "store": "ok", "corpus 'default'": "ok",
-                                       "signing secret": "ok", "Slack bot token": "ok", "feedback store": "ok"}
+                                       "signing secret": "ok", "Slack bot token": "ok", "access rules": "ok",
+                                       "feedback store": "ok"}
     assert "7 passages" in result.output and [c.method for c in slack.calls] == ["auth.test"]
     assert TOKEN not in result.output and SECRET not in result.output
 
@@ -133,3 +134,20 @@ def test_serve_lists_a_model_that_cannot_be_set_up_with_the_other_problems(setti
     assert first == "Error: qa serve cannot start; fix these 2 problems:"
     assert problems[0].startswith("  - LLM: QA_LLM=nosuchprovider:model-x could not be set up")
     assert problems[1].startswith("  - signing secret: SLACK_SIGNING_SECRET is not set")
+
+
+def test_an_access_file_that_does_not_parse_is_named_and_serve_does_not_start(settings, slack, monkeypatch, tmp_path):
+    ingest([str(SEED_CORPUS)], "default", settings, progress=False)
+    access = tmp_path / "access.toml"
+    access.write_text('[default]\ncorpus = "default"\nusers = "U0123"\n')  # a string, not a list
+    for name, value in {"SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET, "QA_SLACK_ACCESS": str(access)}.items():
+        monkeypatch.setenv(name, value)
+    doctor = run("doctor")
+    assert doctor.exit_code == 1 and statuses(doctor.output)["access rules"] == "FAIL"
+    assert f"{access}: [default] users: expected a list of Slack IDs" in doctor.output
+    serve = run("serve")
+    assert serve.exit_code == 1 and "  - access rules:" in serve.output
+    access.write_text('external_users = false\n[default]\ncorpus = "default"\n[channels.C0HR]\ncorpus = "hr"\n')
+    doctor = run("doctor")
+    assert statuses(doctor.output)["access rules"] == "ok" and "external users refused" in doctor.output
+    assert statuses(doctor.output)["corpus 'hr'"] == "warn"  # a corpus only the file names: not fatal

@@ -16,6 +16,9 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import cli
+from slack_sdk import WebClient
+
+from bot.slack.access import AccessControl, AccessFile, Admission
 from bot.slack.replies import APOLOGY, Replier
 from bot.slack.state import SlackState
 from retrieval.chain import Engine
@@ -50,20 +53,22 @@ def test_a_restarted_server_is_reconnected_to_without_restarting_the_bot(tmp_pat
         stop(server)
 
         engine = Engine(settings)  # the bot starts while the store is down...
-        replier = Replier(engine, SlackState.in_data_dir(settings.data_dir), settings)
+        replier = Replier(engine, SlackState.in_data_dir(settings.data_dir), settings,
+                          AccessControl(AccessFile(settings), WebClient()))
+        everyone = Admission(settings.corpus)  # no access file: the default corpus for all
         with pytest.raises(StoreUnavailable, match=f"cannot reach the Chroma server at 127.0.0.1:{port}"):
             engine.answer(QUESTION)
-        assert replier.reply(QUESTION, "CDOWN", None).text == APOLOGY
+        assert replier.reply(QUESTION, everyone, "CDOWN", None).text == APOLOGY
         server = start_chroma(tmp_path / "db", port)
         assert SHOIGU_SENTENCE in engine.answer(QUESTION).citations[0].quote  # ...and connects once it is up
 
         stop(server)  # goes away under a warm bot (cached client, retriever, lexical index)
         with pytest.raises(StoreUnavailable, match="cannot reach the Chroma server"):
             engine.answer(QUESTION)  # a clear error, not a raw httpx one from the vector search
-        assert replier.reply(QUESTION, "CDOWN", None).text == APOLOGY
+        assert replier.reply(QUESTION, everyone, "CDOWN", None).text == APOLOGY
         server = start_chroma(tmp_path / "db", port)  # restarted on the same port
         assert SHOIGU_SENTENCE in engine.answer(QUESTION).citations[0].quote
-        assert SHOIGU_SENTENCE in replier.reply(QUESTION, "CUP", None).text
+        assert SHOIGU_SENTENCE in replier.reply(QUESTION, everyone, "CUP", None).text
     finally:
         server.kill()
         server.wait()

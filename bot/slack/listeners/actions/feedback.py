@@ -1,23 +1,23 @@
-"""Helpful / Not helpful clicks, stored with the question, answer and citations."""
+"""Helpful / Not helpful clicks: one vote per user per answer; a second click changes it."""
 
 from __future__ import annotations
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import App, Respond
 
 from ...blocks import HELPFUL, NOT_HELPFUL
 from ...replies import Replier
+from ..acks import acknowledge
 
 
 def register(app: App, replier: Replier) -> None:
-    @app.action(HELPFUL)
-    def on_helpful(ack: Ack, body: dict, action: dict, respond: Respond) -> None:
-        ack()
+    def record_helpful(body: dict, action: dict, respond: Respond) -> None:
         record(replier, body, action, True, respond)
 
-    @app.action(NOT_HELPFUL)
-    def on_not_helpful(ack: Ack, body: dict, action: dict, respond: Respond) -> None:
-        ack()
+    def record_not_helpful(body: dict, action: dict, respond: Respond) -> None:
         record(replier, body, action, False, respond)
+
+    app.action(HELPFUL)(ack=acknowledge, lazy=[record_helpful])
+    app.action(NOT_HELPFUL)(ack=acknowledge, lazy=[record_not_helpful])
 
 
 def record(replier: Replier, body: dict, action: dict, helpful: bool, respond: Respond) -> None:

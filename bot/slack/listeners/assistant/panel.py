@@ -1,34 +1,76 @@
-"""Slack's assistant panel: suggested prompts when a thread opens, a status while working,
-the answer in the assistant thread."""
+"""Slack's assistant panel. It searches the corpus of the channel the user is viewing (when
+the access rules let them ask it; else the [default] corpus) and says which. The viewed
+channel comes with assistant_thread_started and assistant_thread_context_changed and is kept
+in Bolt's thread-context store, backed by the state file. It sets the thread's title, offers
+the corpus's suggested prompts, shows a status while working and answers in the thread."""
 
 from __future__ import annotations
 
-from slack_bolt import App, Assistant, Say, SetStatus, SetSuggestedPrompts
+from slack_bolt import App, Assistant, BoltContext, SaveThreadContext, Say, SetStatus, SetSuggestedPrompts, SetTitle
+from slack_bolt.context.get_thread_context.get_thread_context import GetThreadContext
 from slack_sdk import WebClient
 
-from ...replies import Replier, plain_question
-from ...transport import LiveReply
+from ...access import Admission, panel_asker
+from ...blocks import context_block, escape
+from ...replies import Reply, Replier, plain_question
+from ...transport import LiveReply, refuse
+from ..acks import acknowledge
 
-GREETING = "Hi! Ask me anything about the documents I index; I answer with quotes and their sources."
-STATUS = "searching the corpus..."
+TITLE_LIMIT = 80
 
 
 def register(app: App, replier: Replier) -> None:
-    assistant = Assistant()
-    prompts = [p.strip() for p in replier.settings.slack_suggested_prompts.split(";") if p.strip()]
+    assistant = Assistant(thread_context_store=replier.state.thread_contexts)
 
-    @assistant.thread_started
-    def on_thread_started(say: Say, set_suggested_prompts: SetSuggestedPrompts) -> None:
-        say(GREETING)
+    def admission_for(payload: dict, user: str, viewing: dict | None, context: BoltContext) -> Admission:
+        channel = payload.get("channel") or payload["assistant_thread"]["channel_id"]
+        team = payload.get("user_team") or payload.get("team") or context.team_id
+        return replier.admit(panel_asker(user, team, channel, (viewing or {}).get("channel_id"), context))
+
+    def offer(admission: Admission, set_suggested_prompts: SetSuggestedPrompts) -> None:
+        prompts = replier.prompts_for(admission.corpus)
         if prompts:
-            set_suggested_prompts(prompts=[{"title": p, "message": p} for p in prompts[:4]])
+            set_suggested_prompts(prompts=[{"title": p, "message": p} for p in prompts[:4]],
+                                  title=f"Ask the corpus '{admission.corpus}'")
 
-    @assistant.user_message
-    def on_user_message(payload: dict, client: WebClient, set_status: SetStatus) -> None:
-        set_status(STATUS)
-        live = LiveReply(client, payload["channel"], payload["thread_ts"])
-        reply = replier.reply(plain_question(payload.get("text", ""), None), payload["channel"], payload["thread_ts"],
-                              on_draft=live.draft)
-        live.finish(reply)
+    def greet(payload: dict, say: Say, set_suggested_prompts: SetSuggestedPrompts,
+              save_thread_context: SaveThreadContext, context: BoltContext) -> None:
+        thread = payload["assistant_thread"]
+        viewing = thread.get("context") or {}
+        if viewing.get("channel_id"):
+            save_thread_context(viewing)
+        admission = admission_for(payload, thread["user_id"], viewing, context)
+        if not admission.allowed:
+            say(admission.refusal)
+            return
+        say(f"Hi! I answer from the corpus '{escape(admission.corpus)}' with quotes and their sources. Ask away.")
+        offer(admission, set_suggested_prompts)
 
+    def follow_channel(payload: dict, set_suggested_prompts: SetSuggestedPrompts,
+                       save_thread_context: SaveThreadContext, context: BoltContext) -> None:
+        thread = payload["assistant_thread"]
+        save_thread_context(thread.get("context") or {})
+        admission = admission_for(payload, thread["user_id"], thread.get("context"), context)
+        if admission.allowed:
+            offer(admission, set_suggested_prompts)
+
+    def answer(payload: dict, client: WebClient, set_status: SetStatus, set_title: SetTitle,
+               get_thread_context: GetThreadContext, context: BoltContext) -> None:
+        channel, thread_ts = payload["channel"], payload["thread_ts"]
+        admission = admission_for(payload, payload.get("user", ""), get_thread_context(), context)
+        if not admission.allowed:
+            refuse(client, channel, payload.get("user", ""), thread_ts, admission.refusal, direct=True)
+            return
+        question = plain_question(payload.get("text", ""), context.bot_user_id)
+        if not replier.is_known_thread(channel, thread_ts) and question:
+            set_title(question[:TITLE_LIMIT])
+        set_status(f"searching the corpus '{admission.corpus}'...")
+        live = LiveReply(client, channel, thread_ts)
+        reply = replier.reply(question, admission, channel, thread_ts, on_draft=live.draft)
+        searched = context_block(f"_Searched the corpus '{escape(admission.corpus)}'_")
+        live.finish(Reply(reply.text, [searched, *reply.blocks]))
+
+    assistant.thread_started(lazy=[greet])(acknowledge)
+    assistant.thread_context_changed(lazy=[follow_channel])(acknowledge)
+    assistant.user_message(lazy=[answer])(acknowledge)
     app.use(assistant)
