@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import QAError
+from .reachability import reachable
 from .settings import Settings
 
 LOCK_FILE, OWNER_FILE = "chroma.lock", "chroma.owner.json"
@@ -246,8 +247,6 @@ class Lease:
                           f"nothing is lost: run this ingest again")
 
     def _acquire(self) -> None:
-        from .store import reachable
-
         name = lease_collection(self.corpus)
         deadline = time.monotonic() + self.settings.lock_wait
         seen: tuple | None = None  # (holder's collection id, beat) and when we first saw it

@@ -19,12 +19,13 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import CorpusNotFound, QAError, StoreUnavailable
+from .errors import CorpusNotFound, QAError
+from .locking import corpus_writer, hold_embedded_store, release_embedded_store
+from .reachability import reachable
 from .settings import Settings
 from .types import Passage, Span
 
@@ -44,63 +45,6 @@ def sentence_id(source: str, span: Span, text: str) -> str:
     import hashlib
 
     return hashlib.sha1(f"{source}\x1f{span.start}\x1f{span.end}\x1f{text}".encode()).hexdigest()
-
-
-@contextmanager
-def reachable(settings: Settings) -> Iterator[None]:
-    """Turn "the Chroma server is down (or too slow)" into one actionable error."""
-    try:
-        yield
-    except (QAError, KeyboardInterrupt):
-        raise
-    except Exception as exc:  # chromadb raises assorted httpx/ValueError types
-        if settings.server_mode and _timed_out(exc):
-            raise StoreUnavailable(
-                f"the Chroma server at {settings.chroma_host}:{settings.chroma_port} did not answer within "
-                f"{settings.chroma_timeout:g} s; check that it is not overloaded, or raise QA_CHROMA_TIMEOUT"
-            ) from exc
-        if settings.server_mode and _looks_like_connection_error(exc):
-            raise StoreUnavailable(
-                f"cannot reach the Chroma server at {settings.chroma_host}:{settings.chroma_port}; "
-                "start it (chroma run --path DIR --port PORT) or unset CHROMA_HOST to use the "
-                "embedded store"
-            ) from exc
-        status = _http_status(exc) if settings.server_mode else None
-        if status is not None:
-            raise StoreUnavailable(
-                f"{settings.chroma_host}:{settings.chroma_port} did not answer as a Chroma server "
-                f"(HTTP {status}); check CHROMA_HOST and CHROMA_PORT"
-            ) from exc
-        raise
-
-
-def _causes(exc: BaseException | None) -> Iterator[BaseException]:
-    while exc is not None:
-        yield exc
-        exc = exc.__cause__ or exc.__context__
-
-
-def _http_status(exc: BaseException) -> int | None:
-    """The HTTP status behind an error from something that is not (or not quite) Chroma."""
-    import httpx
-
-    return next((e.response.status_code for e in _causes(exc) if isinstance(e, httpx.HTTPStatusError)), None)
-
-
-def _timed_out(exc: BaseException) -> bool:
-    """Connected, then waited too long (a connect timeout is "cannot reach", below)."""
-    import httpx
-
-    return any(isinstance(e, httpx.TimeoutException) and not isinstance(e, httpx.ConnectTimeout) for e in _causes(exc))
-
-
-def _looks_like_connection_error(exc: BaseException) -> bool:
-    import httpx
-
-    return any(
-        isinstance(e, (httpx.TransportError, ConnectionError, TimeoutError)) or "connect" in str(e).lower()
-        for e in _causes(exc)
-    )
 
 
 def open_client(settings: Settings):
@@ -123,8 +67,6 @@ def open_client(settings: Settings):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise QAError(f"cannot use data directory {settings.data_dir}: {exc.strerror or exc}; set QA_DATA_DIR or --data-dir") from exc
-    from .locking import hold_embedded_store, release_embedded_store
-
     held = hold_embedded_store(settings)
     try:
         client = chromadb.PersistentClient(path=str(settings.data_dir / "chroma"), settings=chroma_settings)
@@ -143,8 +85,6 @@ def close_client(client) -> None:
         client.close()
     finally:
         if held is not None:
-            from .locking import release_embedded_store
-
             client._qa_store_hold = None
             release_embedded_store(held)
 
@@ -503,8 +443,6 @@ def list_corpora(client, settings: Settings) -> list[CorpusInfo]:
 
 
 def remove_corpus(client, settings: Settings, corpus: str) -> None:
-    from .locking import corpus_writer
-
     with corpus_writer(client, settings, corpus), reachable(settings):  # never under a running ingest
         existing = _collection_names(client)
         if passages_collection(corpus) not in existing:

@@ -73,12 +73,12 @@ def test_squad_development_quality(settings):
     metrics = evaluate(answerable, lambda q: engine.answer(q, corpus="squad"))
     assert metrics["quote_accuracy"] >= 0.82
     assert metrics["recall@5"] >= 0.98
-    assert metrics["false_abstention"] < 0.02
+    assert metrics["false_abstention"] <= 0.03
     # SQuAD 2.0's unanswerable questions are written to look answerable from the very
     # paragraph; the abstention model refuses some of them (3.7% before it).
     unanswerable = evaluate([q for q in load_questions(squad) if not q.answerable][:300],
                             lambda q: engine.answer(q, corpus="squad"))
-    assert unanswerable["abstention_unanswerable"] >= 0.06
+    assert unanswerable["abstention_unanswerable"] >= 0.10
     off_topic = [engine.answer(item["question"], corpus="squad") for item in SEED_QUESTIONS]
     assert all(a.abstained for a in off_topic)
 
