@@ -19,7 +19,7 @@ HARD_LINE_END = re.compile(r"[.!?:;\"”’')\]]\s*$")
 RUN_TOGETHER = re.compile(r"(?<=[a-z0-9][.!?])(?=[\"“]?[A-Z][a-z])|(?<=[a-z0-9][.!?][\"”])(?=[A-Z][a-z])")
 # A paragraph this many times the median length is checked for being a digest of others.
 # Part of every document hash: a change to how documents are split re-splits them on ingest.
-SPLITTER_VERSION = "sentence-windows-1"
+SPLITTER_VERSION = "sentence-windows-2"  # 2: a window reaches the end of its paragraph
 DIGEST_MIN_RATIO = 3
 DIGEST_MAX_RESIDUE = 0.1
 # The digest check compares every long paragraph with every other one: quadratic, so a file of
@@ -96,15 +96,25 @@ def indexable_sentences(document: Document) -> list[list[Span]]:
     return [run for run in runs if run]
 
 
-def windows(run: list[Span], window_chars: int) -> list[list[Span]]:
+def windows(run: list[Span], window_chars: int, paragraph_ends: frozenset[int] = frozenset()) -> list[list[Span]]:
     """Consecutive sentences grouped up to `window_chars`; neighbours share one sentence
-    so that an answer split across a window edge is still whole in one of them."""
+    so that an answer split across a window edge is still whole in one of them.
+
+    A window that would stop inside a paragraph runs on to the paragraph's end (a sentence
+    end in `paragraph_ends`) while it stays within twice `window_chars`: a paragraph is the
+    unit its sentences were written in, so an encyclopaedia paragraph stays whole while
+    news, whose paragraphs are a sentence or two, still gets windows of several."""
     result: list[list[Span]] = []
     i = 0
     while i < len(run):
         j = i + 1
         while j < len(run) and run[j].end - run[i].start <= window_chars:
             j += 1
+        k = j
+        while k < len(run) and run[k - 1].end not in paragraph_ends and run[k].end - run[i].start <= 2 * window_chars:
+            k += 1
+        if run[k - 1].end in paragraph_ends:
+            j = k
         result.append(run[i:j])
         if j >= len(run):
             break
@@ -115,8 +125,9 @@ def windows(run: list[Span], window_chars: int) -> list[list[Span]]:
 def split(document: Document, window_chars: int) -> list[Passage]:
     doc_hash = document_hash(document, window_chars)
     passages: list[Passage] = []
+    ends = frozenset(p.end for p in paragraphs(document.text, document.body_start))
     for run in indexable_sentences(document):
-        for window in windows(run, window_chars):
+        for window in windows(run, window_chars, ends):
             start, end = window[0].start, window[-1].end
             text = document.text[start:end]
             pid = hashlib.sha1(f"{document.source}\x1f{start}\x1f{end}\x1f{text}".encode()).hexdigest()

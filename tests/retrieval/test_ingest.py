@@ -172,7 +172,9 @@ def three_documents(tmp_path):
     for name, topic in [("a", "canteen"), ("b", "library"), ("c", "parking")]:
         (docs / f"{name}.txt").write_text(
             f"The {topic} opens at eight. The {topic} closes at six on weekdays.\n\nStaff run the {topic} in shifts. "
-            f"The {topic} is closed on public holidays. Questions about the {topic} go to the front desk.")
+            f"The {topic} is closed on public holidays. Questions about the {topic} go to the front desk.\n\n"
+            f"The {topic} was rebuilt in 2019 after a fire. Its old building now houses offices. "
+            f"A new {topic} wing is planned for next spring.")
     return docs
 
 

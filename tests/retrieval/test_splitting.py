@@ -42,12 +42,26 @@ def test_the_answer_sentence_is_one_whole_sentence():
 
 
 def test_windows_overlap_by_one_sentence_and_respect_the_size():
-    _, passages = seed_passages(window_chars=300)
+    doc, passages = seed_passages(window_chars=300)
     assert len(passages) > 3
     for a, b in zip(passages, passages[1:]):
         if a.sentences[-1] in b.sentences:
             assert a.sentences[-1] == b.sentences[0]
-    assert all(p.end - p.start <= 300 or len(p.sentences) == 1 for p in passages)
+    # Past the size only to finish a paragraph, and never past twice the size (or one sentence).
+    ends = {p.end for p in paragraphs(doc.text, doc.body_start)}
+    for p in passages:
+        assert p.end - p.start <= 300 or len(p.sentences) == 1 or (p.end in ends and p.end - p.start <= 600)
+
+
+def test_a_window_runs_on_to_the_end_of_its_paragraph_within_twice_the_size():
+    first = "The first paragraph opens here. " + " ".join(f"It goes on for line {n}." for n in range(8)) + " Its last sentence ends it."
+    second = "A second paragraph follows. It is short."
+    doc = Document(source="p.txt", text=f"{first}\n\n{second}", title="P")
+    passages = split(doc, window_chars=150)
+    assert doc.text[passages[0].start : passages[0].end] == first  # whole, though longer than 150
+    long = " ".join(f"A very long paragraph, sentence {n}." for n in range(40))
+    doc = Document(source="q.txt", text=long.strip(), title="Q")
+    assert all(p.end - p.start <= 300 for p in split(doc, window_chars=150))  # too long to keep whole
 
 
 def test_sentences_run_together_without_a_space_are_split():
