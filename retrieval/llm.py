@@ -45,13 +45,14 @@ REPLY_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
 }
 
-# Keyword arguments each provider's chat model accepts for a request timeout and retries.
-# Others get none: the deadline in `stream_structured` still bounds every call.
+# Keyword arguments each provider's chat model accepts for a request timeout, retries and a
+# cap on generated tokens. Others get none: the deadline in `stream_structured` still bounds
+# every call.
 _CLIENT_OPTIONS: dict[str, Callable[[Settings], dict]] = {
-    "openai": lambda s: {"timeout": s.llm_timeout, "max_retries": s.llm_max_retries},
-    "azure_openai": lambda s: {"timeout": s.llm_timeout, "max_retries": s.llm_max_retries},
-    "anthropic": lambda s: {"timeout": s.llm_timeout, "max_retries": s.llm_max_retries},
-    "ollama": lambda s: {"client_kwargs": {"timeout": s.llm_timeout}},
+    "openai": lambda s: {"timeout": s.llm_timeout, "max_retries": s.llm_max_retries, "max_tokens": s.llm_max_tokens},
+    "azure_openai": lambda s: {"timeout": s.llm_timeout, "max_retries": s.llm_max_retries, "max_tokens": s.llm_max_tokens},
+    "anthropic": lambda s: {"timeout": s.llm_timeout, "max_retries": s.llm_max_retries, "max_tokens": s.llm_max_tokens},
+    "ollama": lambda s: {"client_kwargs": {"timeout": s.llm_timeout}, "num_predict": s.llm_max_tokens},
 }
 _EXTRAS = {"openai": "openai", "azure_openai": "openai", "anthropic": "anthropic", "ollama": "ollama"}
 
@@ -139,6 +140,8 @@ def stream_structured(runnable, messages, timeout: float, on_partial: Callable[[
             if partial:
                 on_partial(partial)
     reply = parse_reply(_reply_text(raw)) if raw is not None else None
+    if reply is None and raw is not None and raw.response_metadata.get("finish_reason") == "length":
+        raise ModelFailed("the reply ran past QA_LLM_MAX_TOKENS")
     if reply is None or not isinstance(reply.get("answer"), str) or not isinstance(reply.get("citations"), list):
         raise ModelFailed("the reply was not the JSON object asked for")
     return reply

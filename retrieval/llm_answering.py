@@ -2,19 +2,23 @@
 
 The model reads the retrieved passages (numbered P1..Pk, fenced as data) and replies with
 quotes and a short answer. Every quote is then checked, and only checked quotes are shown:
-- it cites a passage that was retrieved for this question;
-- it occurs in that passage verbatim (`quotes.locate`), and is shown as the document's own
-  text at exact offsets, never as the model typed it;
+- it occurs verbatim (`quotes.locate`) in a passage retrieved for this question: the one it
+  cites, or else any other (small models often cite the right sentence under the wrong
+  label); the citation names the passage that holds it, and shows the document's own text
+  at exact offsets, never the model's copy;
+- it is not the prompt's own wording echoed back;
 - it is at least a few words, is not an instruction aimed at an AI, and is relevant to
   the question (the same cosine + term-coverage measure the extractive answerer uses).
-The answer text must follow from the checked quotes (`min_support`). Whenever no checked
-quote remains, or the model fails in any way, the reply is the extractive answer with a
-short note saying why.
+The answer text must follow from the checked quotes (`min_support`). When no quote passes
+but the model's short answer occurs in a retrieved sentence relevant to the question, that
+sentence is cited instead. Otherwise, or when the model fails in any way, the reply is the
+extractive answer with a short note saying why.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import re
 from collections.abc import Callable, Sequence
@@ -26,16 +30,17 @@ from pydantic import BaseModel, Field
 from .embeddings import SentenceEmbeddings
 from .injection import looks_like_injection
 from .lexical import LexicalIndex, terms
-from .llm import ModelFailed, chat_model, stream_structured, structured
+from .llm import REPLY_SCHEMA, ModelFailed, chat_model, stream_structured, structured
 from .prompts import answer_prompt, passage_id, prompt_values
-from .quotes import locate, words
+from .quotes import fold, locate, words
 from .settings import Settings
 from .types import Answer, Citation, DroppedQuote, Turn
 
 log = logging.getLogger(__name__)
 
-NOT_RETRIEVED = "cites a passage that was not retrieved for this question"
-NOT_VERBATIM = "not found word for word in the cited passage"
+NOT_RETRIEVED = "cites a passage that was not retrieved, and is in no retrieved passage"
+NOT_VERBATIM = "not found word for word in any retrieved passage"
+BOILERPLATE = "repeats the prompt's own wording, not a passage's"
 TOO_SHORT = "too short to stand as a quote"
 INSTRUCTION = "reads as an instruction to an AI, not as an answer"
 IRRELEVANT = "not relevant to the question"
@@ -59,9 +64,15 @@ class LLMAnswerSettings(BaseModel):
 
 @dataclasses.dataclass
 class Checked:
-    label: str  # P1, P2...: the passage id the model used
+    label: str  # P1, P2...: the passage that holds the quote
     citation: Citation
     vector: np.ndarray | None = None  # the quote's embedding, reused by the support check
+    cited: str = ""  # the passage id the model gave it, when another
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The ids the answer text may use for this quote: its own, then the model's."""
+        return (self.label, self.cited) if self.cited and self.cited != self.label else (self.label,)
 
 
 class LLMAnswerer:
@@ -72,6 +83,7 @@ class LLMAnswerer:
         self.timeout = timeout
         self.settings = settings or LLMAnswerSettings()
         self.prompt = prompt or answer_prompt()
+        self.boilerplate = _boilerplate(self.prompt)
 
     @classmethod
     def from_settings(cls, settings: Settings, embeddings: SentenceEmbeddings) -> "LLMAnswerer":
@@ -93,13 +105,20 @@ class LLMAnswerer:
 
         checked, dropped = checker.check(reply.get("citations"))
         text = str(reply.get("answer") or "").strip()
-        if reply.get("answerable") is False or not reply.get("citations"):
+        if reply.get("answerable") is False:
+            note = None if fallback.abstained else "The language model found no answer in the passages; this is the closest passage."
+            return _fall_back(fallback, note, dropped)
+        if not checked and (grounded := checker.ground(text)) is not None:
+            # Its quotes failed, but its answer is words of a relevant retrieved sentence: cite that.
+            return Answer(question=question, answer=_cite_once(renumber(text, [])), abstained=False, citations=[grounded.citation],
+                          passages=fallback.passages, mode="llm", dropped_quotes=dropped)
+        if not reply.get("citations"):
             note = None if fallback.abstained else "The language model found no answer in the passages; this is the closest passage."
             return _fall_back(fallback, note, dropped)
         if not checked:
             return _fall_back(fallback, "The language model's quotes could not be verified against the documents, "
                                         "so this is the closest passage instead.", dropped)
-        prose = renumber(text, [c.label for c in checked])
+        prose = renumber(text, [c.labels for c in checked])
         if checker.support(prose, checked) < self.settings.min_support:
             return _fall_back(fallback, "The language model's answer did not follow from its verified quotes, "
                                         "so this is the closest passage instead.", dropped)
@@ -113,6 +132,7 @@ class _Checker:
     def __init__(self, answerer: LLMAnswerer, question: str, passages: Sequence[Document], lexical: LexicalIndex, corpus: str):
         self.settings = answerer.settings
         self.embeddings = answerer.embeddings
+        self.boilerplate = answerer.boilerplate
         self.question = question
         self.passages = {passage_id(rank): p for rank, p in enumerate(passages)}
         self.lexical = lexical
@@ -131,40 +151,71 @@ class _Checker:
         for item in raw:
             item = item if isinstance(item, dict) else {}
             label, quote = _label(item.get("passage")), str(item.get("quote") or "")
-            reason, citation = self._locate(label, quote)
+            reason, found = self._locate(label, quote)
             if reason:
                 dropped.append(DroppedQuote(str(item.get("passage", "")), quote, reason))
-            elif not any(c.citation.source == citation.source and c.citation.start < citation.end
-                         and citation.start < c.citation.end for c in kept):
-                kept.append(Checked(label, citation))
-        if kept:
-            vectors = self.embeddings.encode([c.citation.quote for c in kept])
-            for checked, vector in zip(kept, vectors):
-                checked.vector = vector
-            for checked, score in zip(list(kept), self.relevance(kept)):
-                if score < self.settings.min_quote_relevance:
-                    kept.remove(checked)
-                    dropped.append(DroppedQuote(checked.label, checked.citation.quote, IRRELEVANT))
-                else:
-                    checked.citation = dataclasses.replace(checked.citation, score=round(score, 6))
+            elif not any(c.citation.source == found.citation.source and c.citation.start < found.citation.end
+                         and found.citation.start < c.citation.end for c in kept):
+                kept.append(found)
+        kept, irrelevant = self._relevant(kept)
+        dropped += [DroppedQuote(c.cited or c.label, c.citation.quote, IRRELEVANT) for c in irrelevant]
         return kept[: self.settings.max_citations], dropped
 
-    def _locate(self, label: str, quote: str) -> tuple[str | None, Citation | None]:
-        passage = self.passages.get(label)
-        if passage is None:
-            return NOT_RETRIEVED, None
-        found = locate(quote, passage.page_content)
-        if found is None:
-            return NOT_VERBATIM, None
+    def _relevant(self, candidates: list[Checked]) -> tuple[list[Checked], list[Checked]]:
+        """(relevant, irrelevant) candidates; the relevant ones get their embedding and score."""
+        if not candidates:
+            return [], []
+        for checked, vector in zip(candidates, self.embeddings.encode([c.citation.quote for c in candidates])):
+            checked.vector = vector
+        relevant, irrelevant = [], []
+        for checked, score in zip(candidates, self.relevance(candidates)):
+            if score < self.settings.min_quote_relevance:
+                irrelevant.append(checked)
+            else:
+                checked.citation = dataclasses.replace(checked.citation, score=round(score, 6))
+                relevant.append(checked)
+        return relevant, irrelevant
+
+    def _locate(self, label: str, quote: str) -> tuple[str | None, Checked | None]:
+        if _folded(quote) and _folded(quote) in self.boilerplate:
+            return BOILERPLATE, None
+        # The cited passage first, then the others: the quote's words are what is checked.
+        order = [label, *(p for p in self.passages if p != label)] if label in self.passages else list(self.passages)
+        for holder in order:
+            passage = self.passages[holder]
+            if (found := locate(quote, passage.page_content)) is not None:
+                break
+        else:
+            return (NOT_VERBATIM if label in self.passages else NOT_RETRIEVED), None
         text = passage.page_content[found[0] : found[1]]  # the document's words, not the model's
         if words(text) < self.settings.min_quote_words:
             return TOO_SHORT, None
-        meta = passage.metadata
-        start, end = meta["start"] + found[0], meta["start"] + found[1]
+        start, end = passage.metadata["start"] + found[0], passage.metadata["start"] + found[1]
         if looks_like_injection(text) or self._overlaps_instruction(passage, start, end):
             return INSTRUCTION, None
-        return None, Citation(corpus=self.corpus, source=meta["source"], title=meta.get("title", ""), date=meta.get("date"),
-                              start=start, end=end, quote=text, score=0.0)
+        return None, Checked(holder, self._citation(passage, start, end), cited=label)
+
+    def _citation(self, passage: Document, start: int, end: int) -> Citation:
+        meta = passage.metadata
+        text = passage.page_content[start - meta["start"] : end - meta["start"]]
+        return Citation(corpus=self.corpus, source=meta["source"], title=meta.get("title", ""), date=meta.get("date"),
+                        start=start, end=end, quote=text, score=0.0)
+
+    def ground(self, answer: str) -> Checked | None:
+        """The most relevant retrieved sentence in which the model's short answer occurs
+        word for word, when one is relevant to the question (the quotes' own measure)."""
+        text = _MARKER.sub(" ", answer).strip().rstrip(".!").lower()  # "Why the UK..." for "...why the UK..."
+        if not terms(text):
+            return None  # "no", "the": would occur anywhere
+        candidates = []
+        for label, passage in self.passages.items():
+            offset = passage.metadata["start"]
+            for start, end in passage.metadata.get("sentences", ()):
+                sentence = passage.page_content[start - offset : end - offset]
+                if words(sentence) >= self.settings.min_quote_words and locate(text, sentence.lower()) and not looks_like_injection(sentence):
+                    candidates.append(Checked(label, self._citation(passage, start, end)))
+        relevant, _ = self._relevant(candidates)
+        return max(relevant, key=lambda c: c.citation.score, default=None)
 
     @staticmethod
     def _overlaps_instruction(passage: Document, start: int, end: int) -> bool:
@@ -222,7 +273,7 @@ class _Drafts:
         if not checked:
             return
         text = re.sub(r"\[[^\]]*$", "", text)  # a marker still arriving ("[P") shows when complete
-        prose = renumber(text, [c.label for c in checked])
+        prose = renumber(text, [c.labels for c in checked])
         citations = [c.citation for c in checked]
         if len(set(terms(prose))) < self.MIN_TERMS or self.checker.lexical_support(prose, citations) < self.checker.settings.min_support:
             return
@@ -231,10 +282,16 @@ class _Drafts:
             self.on_draft(prose)
 
 
-def renumber(text: str, labels: Sequence[str]) -> str:
+def renumber(text: str, labels: Sequence[str | Sequence[str]]) -> str:
     """[P2] markers become [1], [2]... in the order of the checked citations; markers of
-    passages whose quotes were dropped are removed."""
-    numbers = {label: n for n, label in enumerate(labels, 1)}
+    passages whose quotes were dropped are removed. A citation may have several ids (its
+    passage's, then the one the model gave it): a passage's own id wins over another's alias."""
+    aliases = [(entry,) if isinstance(entry, str) else tuple(entry) for entry in labels]
+    numbers: dict[str, int] = {}
+    for rank in range(max((len(a) for a in aliases), default=0)):
+        for n, ids in enumerate(aliases, 1):
+            if rank < len(ids):
+                numbers.setdefault(ids[rank], n)
 
     def replace(match: re.Match) -> str:
         cited = [numbers[_label(part)] for part in re.split(r"[,;]", match.group(1)) if _label(part) in numbers]
@@ -247,6 +304,24 @@ def _label(value) -> str:
     """P3 however the model wrote it: "P3", "p3", "[P3]", "3", 3."""
     digits = re.sub(r"\D", "", str(value if value is not None else ""))
     return f"P{int(digits)}" if digits else ""
+
+
+def _cite_once(text: str) -> str:
+    """`text` citing [1] before its closing punctuation."""
+    body, end = re.fullmatch(r"(.*?)([.!?]*)", text, re.S).groups()
+    return f"{body} [1]{end}"
+
+
+def _folded(text: str) -> str:
+    return fold(text)[0].strip().strip("'").strip().casefold()
+
+
+def _boilerplate(prompt) -> str:
+    """Everything the model reads that is not a passage or the question (the rules, the
+    reply's shape, the schema's descriptions), folded: a quote from it is an echo."""
+    messages = prompt.format_messages(question="", passages="", history="")
+    descriptions = json.dumps(REPLY_SCHEMA)
+    return _folded("\n".join(str(m.content) for m in messages) + "\n" + descriptions)
 
 
 def _fall_back(fallback: Answer, note: str | None, dropped: list[DroppedQuote] = ()) -> Answer:
