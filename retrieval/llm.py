@@ -57,6 +57,9 @@ _CLIENT_OPTIONS: dict[str, Callable[[Settings], dict]] = {
 _EXTRAS = {"openai": "openai", "azure_openai": "openai", "anthropic": "anthropic", "ollama": "ollama"}
 
 
+TOO_LONG = "the reply ran past QA_LLM_MAX_TOKENS"
+
+
 class ModelFailed(Exception):
     """The model gave no usable reply; `reason` is short and safe to show a user."""
 
@@ -141,7 +144,7 @@ def stream_structured(runnable, messages, timeout: float, on_partial: Callable[[
                 on_partial(partial)
     reply = parse_reply(_reply_text(raw)) if raw is not None else None
     if reply is None and raw is not None and raw.response_metadata.get("finish_reason") == "length":
-        raise ModelFailed("the reply ran past QA_LLM_MAX_TOKENS")
+        raise ModelFailed(TOO_LONG)
     if reply is None or not isinstance(reply.get("answer"), str) or not isinstance(reply.get("citations"), list):
         raise ModelFailed("the reply was not the JSON object asked for")
     return reply
@@ -190,6 +193,8 @@ def describe_failure(exc: BaseException) -> str:
     status = getattr(exc, "status_code", None) or getattr(getattr(exc, "response", None), "status_code", None)
     if "Refusal" in name:
         return "the model declined to answer"
+    if "LengthFinishReason" in name:  # the OpenAI SDK's own check of a structured reply
+        return TOO_LONG
     if status == 429:
         return "the model's API is rate-limiting us (429)"
     if status:

@@ -44,6 +44,8 @@ BOILERPLATE = "repeats the prompt's own wording, not a passage's"
 TOO_SHORT = "too short to stand as a quote"
 INSTRUCTION = "reads as an instruction to an AI, not as an answer"
 IRRELEVANT = "not relevant to the question"
+LESS_RELEVANT = ("The language model's quotes were less relevant to the question than the closest passage, "
+                 "so this is that passage instead.")
 
 _MARKER = re.compile(r"\[\s*(P?\d+(?:\s*[,;]\s*P?\d+)*)\s*\]", re.IGNORECASE)
 
@@ -59,6 +61,12 @@ class LLMAnswerSettings(BaseModel):
     # its cosine with the best quote and the share of its terms found in the quotes or the
     # question reaches this.
     min_support: float = Field(0.5, ge=0, le=1)
+    # A model's quotes must be about as relevant as the extractive answer's first quote (by
+    # the measure above), or the extractive answer stands: on the shipped article a 0.5B
+    # model otherwise cited a neighbouring sentence (The Times' report) for "where did he
+    # travel", where the extractive quote was right. The margin allows for a quote that is
+    # part of a sentence scoring a little below the whole of it.
+    extractive_margin: float = 0.05
     max_citations: int = Field(5, ge=1)
 
 
@@ -94,6 +102,10 @@ class LLMAnswerer:
         """The model's answer with its checked quotes, or `fallback` (the extractive answer)
         with a note. `on_draft` receives the answer text as it streams, once its quotes
         have passed the checks."""
+        if fallback.abstained:
+            # Abstention is the extractive answerer's calibrated call: a model overruling it
+            # would answer the questions the corpus does not (and the call is saved).
+            return fallback
         checker = _Checker(self, question, passages, lexical, corpus)
         drafts = _Drafts(checker, on_draft) if on_draft else None
         messages = self.prompt.format_messages(**prompt_values(question, passages, history))
@@ -110,6 +122,8 @@ class LLMAnswerer:
             return _fall_back(fallback, note, dropped)
         if not checked and (grounded := checker.ground(text)) is not None:
             # Its quotes failed, but its answer is words of a relevant retrieved sentence: cite that.
+            if not checker.as_relevant([grounded], fallback):
+                return _fall_back(fallback, LESS_RELEVANT, dropped)
             return Answer(question=question, answer=_cite_once(renumber(text, [])), abstained=False, citations=[grounded.citation],
                           passages=fallback.passages, mode="llm", dropped_quotes=dropped)
         if not reply.get("citations"):
@@ -122,6 +136,8 @@ class LLMAnswerer:
         if checker.support(prose, checked) < self.settings.min_support:
             return _fall_back(fallback, "The language model's answer did not follow from its verified quotes, "
                                         "so this is the closest passage instead.", dropped)
+        if not checker.as_relevant(checked, fallback):
+            return _fall_back(fallback, LESS_RELEVANT, dropped)
         return Answer(question=question, answer=prose, abstained=False, citations=[c.citation for c in checked],
                       passages=fallback.passages, mode="llm", dropped_quotes=dropped)
 
@@ -231,6 +247,15 @@ class _Checker:
         for checked in kept:
             scores.append(float(checked.vector @ question) + self.settings.lexical_weight * coverage(checked.citation.quote))
         return scores
+
+    def as_relevant(self, checked: Sequence[Checked], extractive: Answer) -> bool:
+        """Whether the best of `checked` is about as relevant as the extractive answer's
+        first quote."""
+        if not extractive.citations:
+            return True
+        baseline = Checked("", extractive.citations[0], vector=self.embeddings.encode([extractive.citations[0].quote])[0])
+        best = max(c.citation.score for c in checked)
+        return best >= self.relevance([baseline])[0] - self.settings.extractive_margin
 
     def lexical_support(self, prose: str, citations: Sequence[Citation]) -> float:
         answer_terms = set(terms(_MARKER.sub(" ", prose)))

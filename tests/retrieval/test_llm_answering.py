@@ -78,6 +78,7 @@ def test_a_faithful_answer_is_shown_with_its_verified_quote(engine):
     assert citation.quote == SHOIGU_SENTENCE and citation.date == "2022-02-11"
     assert_every_quote_is_the_documents_text(answer)
     assert fake.requests[0]["response_format"]["type"] == "json_schema"  # structured output
+    assert fake.requests[0]["max_completion_tokens"] == 400  # QA_LLM_MAX_TOKENS, OpenAI's name for max_tokens
     assert len(drafts) > 1 and drafts[-1] == answer.answer  # streamed in pieces
 
 
@@ -209,10 +210,25 @@ def test_a_model_slower_than_the_timeout_is_abandoned_in_time(engine):
     assert answer.mode == "extractive" and "within 1 s" in answer.note
 
 
-def test_when_the_model_finds_no_answer_the_reply_abstains(engine):
-    with FakeOpenAI(reply([], "The documents do not cover this.", answerable=False)) as fake:
+def test_a_question_the_extractive_answerer_refuses_is_refused_without_asking_the_model(engine):
+    with FakeOpenAI(citing(SHOIGU_SENTENCE, FAITHFUL)) as fake:  # a model that would answer anything
         answer = with_model(engine, fake).answer("What is the population of Moscow?")
     assert answer.abstained and answer.mode == "extractive" and answer.note is None and not answer.citations
+    assert fake.requests == []
+
+
+def test_when_the_model_finds_no_answer_the_extractive_answer_is_given_with_a_note(engine):
+    answer, _, _ = ask(engine, reply([], "The documents do not cover this.", answerable=False))
+    assert answer.mode == "extractive" and "found no answer" in answer.note
+    assert SHOIGU_SENTENCE in answer.citations[0].quote
+
+
+def test_a_verified_quote_less_relevant_than_the_extractive_answers_gives_the_extractive_answer(engine):
+    """LLM mode never answers worse than extractive mode: a real quote of the wrong sentence loses."""
+    arrival = "Wallace arrived in Moscow on Friday for talks with Shoigu and Valery Gerasimov"
+    answer, _, _ = ask(engine, citing(arrival, "Wallace arrived in Moscow for talks with Shoigu [P]."))
+    assert answer.mode == "extractive" and "less relevant" in answer.note
+    assert SHOIGU_SENTENCE in answer.citations[0].quote
 
 
 def test_a_model_without_structured_output_is_parsed_tolerantly():
