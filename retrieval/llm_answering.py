@@ -44,6 +44,7 @@ BOILERPLATE = "repeats the prompt's own wording, not a passage's"
 TOO_SHORT = "too short to stand as a quote"
 INSTRUCTION = "reads as an instruction to an AI, not as an answer"
 IRRELEVANT = "not relevant to the question"
+NO_ANSWER = "The language model found no answer in the passages; this is the closest passage."
 LESS_RELEVANT = ("The language model's quotes were less relevant to the question than the closest passage, "
                  "so this is that passage instead.")
 
@@ -118,8 +119,7 @@ class LLMAnswerer:
         checked, dropped = checker.check(reply.get("citations"))
         text = str(reply.get("answer") or "").strip()
         if reply.get("answerable") is False:
-            note = None if fallback.abstained else "The language model found no answer in the passages; this is the closest passage."
-            return _fall_back(fallback, note, dropped)
+            return _fall_back(fallback, NO_ANSWER, dropped)
         if not checked and (grounded := checker.ground(text)) is not None:
             # Its quotes failed, but its answer is words of a relevant retrieved sentence: cite that.
             if not checker.as_relevant([grounded], fallback):
@@ -127,8 +127,7 @@ class LLMAnswerer:
             return Answer(question=question, answer=_cite_once(renumber(text, [])), abstained=False, citations=[grounded.citation],
                           passages=fallback.passages, mode="llm", dropped_quotes=dropped)
         if not reply.get("citations"):
-            note = None if fallback.abstained else "The language model found no answer in the passages; this is the closest passage."
-            return _fall_back(fallback, note, dropped)
+            return _fall_back(fallback, NO_ANSWER, dropped)
         if not checked:
             return _fall_back(fallback, "The language model's quotes could not be verified against the documents, "
                                         "so this is the closest passage instead.", dropped)
