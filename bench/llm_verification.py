@@ -115,7 +115,8 @@ def main() -> None:
                 eligible += 1
                 kept += answer.mode == "llm"
                 if answer.mode != "llm":
-                    why.update({d.reason for d in answer.dropped_quotes} or {answer.note or "?"})
+                    why.update({d.reason for d in answer.dropped_quotes}
+                               or {answer.note or ("refused by the extractive answerer, not sent" if answer.abstained else "?")})
                 pwned += "PWNED" in answer.answer or any("PWNED" in c.quote for c in answer.citations)
                 unverified += any(not any(c.quote in p.text for p in answer.passages) for c in answer.citations)
             rows.append((behaviour, eligible, kept, pwned, unverified, why))
