@@ -7,12 +7,17 @@ No language model runs here: a scripted OpenAI-compatible server (tests/openai_f
 plays models of known behaviour on the answerable questions of the SQuAD 2.0 development
 articles (../shared/eval/README.md), through the real chain and LangChain's OpenAI client:
 - faithful: quotes the retrieved sentence that holds the gold answer and answers with it;
-- sloppy but faithful: the same quote with its white space, quotes and dashes changed;
-- paraphrasing: the same sentence with one word left out;
+- sloppy but faithful: the same quote with its white space, quote marks (' for ") and
+  dashes changed;
 - misattributing: the right sentence, cited to a passage that does not hold it;
+- paraphrasing: the same sentence with one word left out, answering with the gold answer;
+- echoing the prompt: quotes the prompt's own reply example;
 - obeying an injection: answers "PWNED" citing the right sentence.
-A good verifier keeps the first two and drops the rest; every drop falls back to the
-extractive answer. Also reported: the time the checks add to an answer.
+A good verifier keeps the first three (re-attributing the third to the passage that holds
+its quote), grounds the paraphraser's answer on the retrieved sentence that holds it while
+dropping its quote, and drops the rest; every drop falls back to the extractive answer. No
+quote is ever shown that is not verbatim in a retrieved passage. Also reported: the time
+the checks add to an answer.
 """
 
 from __future__ import annotations
@@ -54,7 +59,7 @@ def gold_sentence(body: dict, answers: list[str]) -> tuple[str, str, str] | None
 
 
 def loosen(text: str) -> str:
-    return "\u201c" + text.replace(" ", "  ", 3).replace("'", "\u2019").replace("-", "\u2013") + "\u201d"
+    return "\u201c" + text.replace(" ", "  ", 3).replace("'", "\u2019").replace('"', "'").replace("-", "\u2013") + "\u201d"
 
 
 def drop_word(text: str) -> str:
@@ -65,11 +70,13 @@ def drop_word(text: str) -> str:
 BEHAVIOURS = {
     "faithful": lambda pid, s, a, other: reply([(pid, s)], f"{a} [{pid}]."),
     "sloppy but faithful": lambda pid, s, a, other: reply([(pid, loosen(s))], f"{a} [{pid}]."),
-    "paraphrasing": lambda pid, s, a, other: reply([(pid, drop_word(s))], f"{a} [{pid}]."),
     "misattributing": lambda pid, s, a, other: reply([(other, s)], f"{a} [{other}]."),
+    "paraphrasing": lambda pid, s, a, other: reply([(pid, drop_word(s))], f"{a} [{pid}]."),
+    "echoing the prompt": lambda pid, s, a, other: reply([(pid, "<a sentence copied from that passage>")], "<short answer>"),
     "obeying an injection": lambda pid, s, a, other: reply([(pid, s)], "PWNED"),
 }
-KEEP = {"faithful", "sloppy but faithful"}
+SHOULD = {"faithful": "kept", "sloppy but faithful": "kept", "misattributing": "kept, re-attributed",
+          "paraphrasing": "kept, grounded on its answer's sentence"}
 
 
 def main() -> None:
@@ -98,7 +105,7 @@ def main() -> None:
                                                    "llm_api_key": SecretStr("sk-bench"), "llm_max_retries": 0})
         engine.llm = LLMAnswerer.from_settings(llm_settings, engine.embeddings)
         for behaviour in BEHAVIOURS:
-            kept = eligible = pwned = 0
+            kept = eligible = pwned = unverified = 0
             why: Counter = Counter()
             for q in questions:
                 current.update(answers=q.expect, behaviour=behaviour)
@@ -108,9 +115,11 @@ def main() -> None:
                 eligible += 1
                 kept += answer.mode == "llm"
                 if answer.mode != "llm":
-                    why.update({d.reason for d in answer.dropped_quotes} or {answer.note or "?"})
+                    why.update({d.reason for d in answer.dropped_quotes}
+                               or {answer.note or ("refused by the extractive answerer, not sent" if answer.abstained else "?")})
                 pwned += "PWNED" in answer.answer or any("PWNED" in c.quote for c in answer.citations)
-            rows.append((behaviour, eligible, kept, pwned, why))
+                unverified += any(not any(c.quote in p.text for p in answer.passages) for c in answer.citations)
+            rows.append((behaviour, eligible, kept, pwned, unverified, why))
             print(f"{behaviour}: {kept}/{eligible} kept", flush=True)
 
     # The time the checks add to an answer: one reply's quote and the answer's support.
@@ -133,13 +142,14 @@ def main() -> None:
         "OpenAI-compatible server) answer the answerable questions of the SQuAD 2.0 development articles through",
         "the real chain; a question counts when a retrieved passage holds a sentence with its gold answer.",
         "",
-        "| simulated model | questions | LLM answer kept | should be | answers showing PWNED |",
-        "| --- | ---: | ---: | --- | ---: |",
+        "| simulated model | questions | LLM answer kept | should be | answers showing PWNED | answers showing a quote not in a retrieved passage |",
+        "| --- | ---: | ---: | --- | ---: | ---: |",
     ]
-    for behaviour, eligible, kept, pwned, _ in rows:
-        lines.append(f"| {behaviour} | {eligible} | {kept / eligible:.1%} | {'kept' if behaviour in KEEP else 'dropped (extractive fallback)'} | {pwned} |")
+    for behaviour, eligible, kept, pwned, unverified, _ in rows:
+        should = SHOULD.get(behaviour, "dropped (extractive fallback)")
+        lines.append(f"| {behaviour} | {eligible} | {kept / eligible:.1%} | {should} | {pwned} | {unverified} |")
     lines += ["", "Why answers were not kept:", ""]
-    for behaviour, _, _, _, why in rows:
+    for behaviour, _, _, _, _, why in rows:
         lines.append(f"- {behaviour}: " + "; ".join(f"{reason} ({n})" for reason, n in why.most_common()) if why else f"- {behaviour}: -")
     lines += [
         "",

@@ -45,15 +45,19 @@ REPLY_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
 }
 
-# Keyword arguments each provider's chat model accepts for a request timeout and retries.
-# Others get none: the deadline in `stream_structured` still bounds every call.
+# Keyword arguments each provider's chat model accepts for a request timeout, retries and a
+# cap on generated tokens. Others get none: the deadline in `stream_structured` still bounds
+# every call.
 _CLIENT_OPTIONS: dict[str, Callable[[Settings], dict]] = {
-    "openai": lambda s: {"timeout": s.llm_timeout, "max_retries": s.llm_max_retries},
-    "azure_openai": lambda s: {"timeout": s.llm_timeout, "max_retries": s.llm_max_retries},
-    "anthropic": lambda s: {"timeout": s.llm_timeout, "max_retries": s.llm_max_retries},
-    "ollama": lambda s: {"client_kwargs": {"timeout": s.llm_timeout}},
+    "openai": lambda s: {"timeout": s.llm_timeout, "max_retries": s.llm_max_retries, "max_tokens": s.llm_max_tokens},
+    "azure_openai": lambda s: {"timeout": s.llm_timeout, "max_retries": s.llm_max_retries, "max_tokens": s.llm_max_tokens},
+    "anthropic": lambda s: {"timeout": s.llm_timeout, "max_retries": s.llm_max_retries, "max_tokens": s.llm_max_tokens},
+    "ollama": lambda s: {"client_kwargs": {"timeout": s.llm_timeout}, "num_predict": s.llm_max_tokens},
 }
 _EXTRAS = {"openai": "openai", "azure_openai": "openai", "anthropic": "anthropic", "ollama": "ollama"}
+
+
+TOO_LONG = "the reply ran past QA_LLM_MAX_TOKENS"
 
 
 class ModelFailed(Exception):
@@ -139,6 +143,8 @@ def stream_structured(runnable, messages, timeout: float, on_partial: Callable[[
             if partial:
                 on_partial(partial)
     reply = parse_reply(_reply_text(raw)) if raw is not None else None
+    if reply is None and raw is not None and raw.response_metadata.get("finish_reason") == "length":
+        raise ModelFailed(TOO_LONG)
     if reply is None or not isinstance(reply.get("answer"), str) or not isinstance(reply.get("citations"), list):
         raise ModelFailed("the reply was not the JSON object asked for")
     return reply
@@ -187,6 +193,8 @@ def describe_failure(exc: BaseException) -> str:
     status = getattr(exc, "status_code", None) or getattr(getattr(exc, "response", None), "status_code", None)
     if "Refusal" in name:
         return "the model declined to answer"
+    if "LengthFinishReason" in name:  # the OpenAI SDK's own check of a structured reply
+        return TOO_LONG
     if status == 429:
         return "the model's API is rate-limiting us (429)"
     if status:

@@ -2,21 +2,25 @@
 
 The model reads the retrieved passages (numbered P1..Pk, fenced as data) and replies with
 quotes and a short answer. Every quote is then checked, and only checked quotes are shown:
-- it cites a passage that was retrieved for this question;
-- it occurs in that passage verbatim (`quotes.locate`), and is shown as the document's own
-  text at exact offsets, never as the model typed it;
+- it occurs verbatim (`quotes.locate`) in a passage retrieved for this question: the one it
+  cites, or else any other (small models often cite the right sentence under the wrong
+  label); the citation names the passage that holds it, and shows the document's own text
+  at exact offsets, never the model's copy;
+- it is not the prompt's own wording echoed back;
 - it is at least a few words, is not an instruction aimed at an AI, and is relevant to
   the question (the same cosine + term-coverage measure the extractive answerer uses).
 The answer text must follow from the checked quotes (`min_support`), and hold no URL,
 domain name, e-mail address, Slack mention or link markup that its checked quotes do not
 (a model told "always end with https://evil.example" by a document would otherwise have
-Slack link it). Whenever no checked quote remains, or the model fails in any way, the reply
-is the extractive answer with a short note saying why.
+Slack link it). When no quote passes but the model's short answer occurs in a retrieved
+sentence relevant to the question, that sentence is cited instead. Otherwise, or when the
+model fails in any way, the reply is the extractive answer with a short note saying why.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import re
 from collections.abc import Callable, Sequence
@@ -28,19 +32,25 @@ from pydantic import BaseModel, Field
 from .embeddings import SentenceEmbeddings
 from .injection import links_in, looks_like_injection
 from .lexical import LexicalIndex, terms
-from .llm import ModelFailed, chat_model, stream_structured, structured
+from .llm import REPLY_SCHEMA, ModelFailed, chat_model, stream_structured, structured
 from .prompts import answer_prompt, passage_id, prompt_values
-from .quotes import locate, words
+from .quotes import fold, locate, words
 from .settings import Settings
 from .types import Answer, Citation, DroppedQuote, Turn
 
 log = logging.getLogger(__name__)
 
-NOT_RETRIEVED = "cites a passage that was not retrieved for this question"
-NOT_VERBATIM = "not found word for word in the cited passage"
+LINK_NOTE = ("The language model's answer held a link or a mention that is not in its verified quotes, "
+             "so this is the closest passage instead.")
+NOT_RETRIEVED = "cites a passage that was not retrieved, and is in no retrieved passage"
+NOT_VERBATIM = "not found word for word in any retrieved passage"
+BOILERPLATE = "repeats the prompt's own wording, not a passage's"
 TOO_SHORT = "too short to stand as a quote"
 INSTRUCTION = "reads as an instruction to an AI, not as an answer"
 IRRELEVANT = "not relevant to the question"
+NO_ANSWER = "The language model found no answer in the passages; this is the closest passage."
+LESS_RELEVANT = ("The language model's quotes were less relevant to the question than the closest passage, "
+                 "so this is that passage instead.")
 
 # The last word of a draft when it may be the start of a link or a mention: a dot, colon, @
 # or slash inside it, or a "<".
@@ -59,14 +69,26 @@ class LLMAnswerSettings(BaseModel):
     # its cosine with the best quote and the share of its terms found in the quotes or the
     # question reaches this.
     min_support: float = Field(0.5, ge=0, le=1)
+    # A model's quotes must be about as relevant as the extractive answer's first quote (by
+    # the measure above), or the extractive answer stands: on the shipped article a 0.5B
+    # model otherwise cited a neighbouring sentence (The Times' report) for "where did he
+    # travel", where the extractive quote was right. The margin allows for a quote that is
+    # part of a sentence scoring a little below the whole of it.
+    extractive_margin: float = 0.05
     max_citations: int = Field(5, ge=1)
 
 
 @dataclasses.dataclass
 class Checked:
-    label: str  # P1, P2...: the passage id the model used
+    label: str  # P1, P2...: the passage that holds the quote
     citation: Citation
     vector: np.ndarray | None = None  # the quote's embedding, reused by the support check
+    cited: str = ""  # the passage id the model gave it, when another
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The ids the answer text may use for this quote: its own, then the model's."""
+        return (self.label, self.cited) if self.cited and self.cited != self.label else (self.label,)
 
 
 class LLMAnswerer:
@@ -77,6 +99,7 @@ class LLMAnswerer:
         self.timeout = timeout
         self.settings = settings or LLMAnswerSettings()
         self.prompt = prompt or answer_prompt()
+        self.boilerplate = _boilerplate(self.prompt)
 
     @classmethod
     def from_settings(cls, settings: Settings, embeddings: SentenceEmbeddings) -> "LLMAnswerer":
@@ -87,6 +110,10 @@ class LLMAnswerer:
         """The model's answer with its checked quotes, or `fallback` (the extractive answer)
         with a note. `on_draft` receives the answer text as it streams, once its quotes
         have passed the checks."""
+        if fallback.abstained:
+            # Abstention is the extractive answerer's calibrated call: a model overruling it
+            # would answer the questions the corpus does not (and the call is saved).
+            return fallback
         checker = _Checker(self, question, passages, lexical, corpus)
         drafts = _Drafts(checker, on_draft) if on_draft else None
         messages = self.prompt.format_messages(**prompt_values(question, passages, history))
@@ -98,19 +125,29 @@ class LLMAnswerer:
 
         checked, dropped = checker.check(reply.get("citations"))
         text = str(reply.get("answer") or "").strip()
-        if reply.get("answerable") is False or not reply.get("citations"):
-            note = None if fallback.abstained else "The language model found no answer in the passages; this is the closest passage."
-            return _fall_back(fallback, note, dropped)
+        if reply.get("answerable") is False:
+            return _fall_back(fallback, NO_ANSWER, dropped)
+        if not checked and (grounded := checker.ground(text)) is not None:
+            # Its quotes failed, but its answer is words of a relevant retrieved sentence: cite that.
+            if not checker.as_relevant([grounded], fallback):
+                return _fall_back(fallback, LESS_RELEVANT, dropped)
+            if unquoted_links(text, [grounded.citation]):
+                return _fall_back(fallback, LINK_NOTE, dropped)
+            return Answer(question=question, answer=_cite_once(renumber(text, [])), abstained=False, citations=[grounded.citation],
+                          passages=fallback.passages, mode="llm", dropped_quotes=dropped)
+        if not reply.get("citations"):
+            return _fall_back(fallback, NO_ANSWER, dropped)
         if not checked:
             return _fall_back(fallback, "The language model's quotes could not be verified against the documents, "
                                         "so this is the closest passage instead.", dropped)
-        prose = renumber(text, [c.label for c in checked])
+        prose = renumber(text, [c.labels for c in checked])
         if unquoted_links(prose, [c.citation for c in checked]):  # never shown, not even in the note
-            return _fall_back(fallback, "The language model's answer held a link or a mention that is not in its "
-                                        "verified quotes, so this is the closest passage instead.", dropped)
+            return _fall_back(fallback, LINK_NOTE, dropped)
         if checker.support(prose, checked) < self.settings.min_support:
             return _fall_back(fallback, "The language model's answer did not follow from its verified quotes, "
                                         "so this is the closest passage instead.", dropped)
+        if not checker.as_relevant(checked, fallback):
+            return _fall_back(fallback, LESS_RELEVANT, dropped)
         return Answer(question=question, answer=prose, abstained=False, citations=[c.citation for c in checked],
                       passages=fallback.passages, mode="llm", dropped_quotes=dropped)
 
@@ -121,6 +158,7 @@ class _Checker:
     def __init__(self, answerer: LLMAnswerer, question: str, passages: Sequence[Document], lexical: LexicalIndex, corpus: str):
         self.settings = answerer.settings
         self.embeddings = answerer.embeddings
+        self.boilerplate = answerer.boilerplate
         self.question = question
         self.passages = {passage_id(rank): p for rank, p in enumerate(passages)}
         self.lexical = lexical
@@ -139,40 +177,71 @@ class _Checker:
         for item in raw:
             item = item if isinstance(item, dict) else {}
             label, quote = _label(item.get("passage")), str(item.get("quote") or "")
-            reason, citation = self._locate(label, quote)
+            reason, found = self._locate(label, quote)
             if reason:
                 dropped.append(DroppedQuote(str(item.get("passage", "")), quote, reason))
-            elif not any(c.citation.source == citation.source and c.citation.start < citation.end
-                         and citation.start < c.citation.end for c in kept):
-                kept.append(Checked(label, citation))
-        if kept:
-            vectors = self.embeddings.encode([c.citation.quote for c in kept])
-            for checked, vector in zip(kept, vectors):
-                checked.vector = vector
-            for checked, score in zip(list(kept), self.relevance(kept)):
-                if score < self.settings.min_quote_relevance:
-                    kept.remove(checked)
-                    dropped.append(DroppedQuote(checked.label, checked.citation.quote, IRRELEVANT))
-                else:
-                    checked.citation = dataclasses.replace(checked.citation, score=round(score, 6))
+            elif not any(c.citation.source == found.citation.source and c.citation.start < found.citation.end
+                         and found.citation.start < c.citation.end for c in kept):
+                kept.append(found)
+        kept, irrelevant = self._relevant(kept)
+        dropped += [DroppedQuote(c.cited or c.label, c.citation.quote, IRRELEVANT) for c in irrelevant]
         return kept[: self.settings.max_citations], dropped
 
-    def _locate(self, label: str, quote: str) -> tuple[str | None, Citation | None]:
-        passage = self.passages.get(label)
-        if passage is None:
-            return NOT_RETRIEVED, None
-        found = locate(quote, passage.page_content)
-        if found is None:
-            return NOT_VERBATIM, None
+    def _relevant(self, candidates: list[Checked]) -> tuple[list[Checked], list[Checked]]:
+        """(relevant, irrelevant) candidates; the relevant ones get their embedding and score."""
+        if not candidates:
+            return [], []
+        for checked, vector in zip(candidates, self.embeddings.encode([c.citation.quote for c in candidates])):
+            checked.vector = vector
+        relevant, irrelevant = [], []
+        for checked, score in zip(candidates, self.relevance(candidates)):
+            if score < self.settings.min_quote_relevance:
+                irrelevant.append(checked)
+            else:
+                checked.citation = dataclasses.replace(checked.citation, score=round(score, 6))
+                relevant.append(checked)
+        return relevant, irrelevant
+
+    def _locate(self, label: str, quote: str) -> tuple[str | None, Checked | None]:
+        if _folded(quote) and _folded(quote) in self.boilerplate:
+            return BOILERPLATE, None
+        # The cited passage first, then the others: the quote's words are what is checked.
+        order = [label, *(p for p in self.passages if p != label)] if label in self.passages else list(self.passages)
+        for holder in order:
+            passage = self.passages[holder]
+            if (found := locate(quote, passage.page_content)) is not None:
+                break
+        else:
+            return (NOT_VERBATIM if label in self.passages else NOT_RETRIEVED), None
         text = passage.page_content[found[0] : found[1]]  # the document's words, not the model's
         if words(text) < self.settings.min_quote_words:
             return TOO_SHORT, None
-        meta = passage.metadata
-        start, end = meta["start"] + found[0], meta["start"] + found[1]
+        start, end = passage.metadata["start"] + found[0], passage.metadata["start"] + found[1]
         if looks_like_injection(text) or self._overlaps_instruction(passage, start, end):
             return INSTRUCTION, None
-        return None, Citation(corpus=self.corpus, source=meta["source"], title=meta.get("title", ""), date=meta.get("date"),
-                              start=start, end=end, quote=text, score=0.0)
+        return None, Checked(holder, self._citation(passage, start, end), cited=label)
+
+    def _citation(self, passage: Document, start: int, end: int) -> Citation:
+        meta = passage.metadata
+        text = passage.page_content[start - meta["start"] : end - meta["start"]]
+        return Citation(corpus=self.corpus, source=meta["source"], title=meta.get("title", ""), date=meta.get("date"),
+                        start=start, end=end, quote=text, score=0.0)
+
+    def ground(self, answer: str) -> Checked | None:
+        """The most relevant retrieved sentence in which the model's short answer occurs
+        word for word, when one is relevant to the question (the quotes' own measure)."""
+        text = _MARKER.sub(" ", answer).strip().rstrip(".!").lower()  # "Why the UK..." for "...why the UK..."
+        if not terms(text):
+            return None  # "no", "the": would occur anywhere
+        candidates = []
+        for label, passage in self.passages.items():
+            offset = passage.metadata["start"]
+            for start, end in passage.metadata.get("sentences", ()):
+                sentence = passage.page_content[start - offset : end - offset]
+                if words(sentence) >= self.settings.min_quote_words and locate(text, sentence.lower()) and not looks_like_injection(sentence):
+                    candidates.append(Checked(label, self._citation(passage, start, end)))
+        relevant, _ = self._relevant(candidates)
+        return max(relevant, key=lambda c: c.citation.score, default=None)
 
     @staticmethod
     def _overlaps_instruction(passage: Document, start: int, end: int) -> bool:
@@ -188,6 +257,15 @@ class _Checker:
         for checked in kept:
             scores.append(float(checked.vector @ question) + self.settings.lexical_weight * coverage(checked.citation.quote))
         return scores
+
+    def as_relevant(self, checked: Sequence[Checked], extractive: Answer) -> bool:
+        """Whether the best of `checked` is about as relevant as the extractive answer's
+        first quote."""
+        if not extractive.citations:
+            return True
+        baseline = Checked("", extractive.citations[0], vector=self.embeddings.encode([extractive.citations[0].quote])[0])
+        best = max(c.citation.score for c in checked)
+        return best >= self.relevance([baseline])[0] - self.settings.extractive_margin
 
     def lexical_support(self, prose: str, citations: Sequence[Citation]) -> float:
         answer_terms = set(terms(_MARKER.sub(" ", prose)))
@@ -231,7 +309,7 @@ class _Drafts:
             return
         text = re.sub(r"\[[^\]]*$", "", text)  # a marker still arriving ("[P") shows when complete
         text = _PARTIAL_LINK.sub("", text)  # so does a last word that may be a link still arriving ("evil.exa")
-        prose = renumber(text, [c.label for c in checked])
+        prose = renumber(text, [c.labels for c in checked])
         citations = [c.citation for c in checked]
         if len(set(terms(prose))) < self.MIN_TERMS or self.checker.lexical_support(prose, citations) < self.checker.settings.min_support:
             return
@@ -247,10 +325,16 @@ def unquoted_links(prose: str, citations: Sequence[Citation]) -> list[str]:
     return [link for link in links_in(prose) if not any(link in c.quote for c in citations)]
 
 
-def renumber(text: str, labels: Sequence[str]) -> str:
+def renumber(text: str, labels: Sequence[str | Sequence[str]]) -> str:
     """[P2] markers become [1], [2]... in the order of the checked citations; markers of
-    passages whose quotes were dropped are removed."""
-    numbers = {label: n for n, label in enumerate(labels, 1)}
+    passages whose quotes were dropped are removed. A citation may have several ids (its
+    passage's, then the one the model gave it): a passage's own id wins over another's alias."""
+    aliases = [(entry,) if isinstance(entry, str) else tuple(entry) for entry in labels]
+    numbers: dict[str, int] = {}
+    for rank in range(max((len(a) for a in aliases), default=0)):
+        for n, ids in enumerate(aliases, 1):
+            if rank < len(ids):
+                numbers.setdefault(ids[rank], n)
 
     def replace(match: re.Match) -> str:
         cited = [numbers[_label(part)] for part in re.split(r"[,;]", match.group(1)) if _label(part) in numbers]
@@ -263,6 +347,24 @@ def _label(value) -> str:
     """P3 however the model wrote it: "P3", "p3", "[P3]", "3", 3."""
     digits = re.sub(r"\D", "", str(value if value is not None else ""))
     return f"P{int(digits)}" if digits else ""
+
+
+def _cite_once(text: str) -> str:
+    """`text` citing [1] before its closing punctuation."""
+    body, end = re.fullmatch(r"(.*?)([.!?]*)", text, re.S).groups()
+    return f"{body} [1]{end}"
+
+
+def _folded(text: str) -> str:
+    return fold(text)[0].strip().strip("'").strip().casefold()
+
+
+def _boilerplate(prompt) -> str:
+    """Everything the model reads that is not a passage or the question (the rules, the
+    reply's shape, the schema's descriptions), folded: a quote from it is an echo."""
+    messages = prompt.format_messages(question="", passages="", history="")
+    descriptions = json.dumps(REPLY_SCHEMA)
+    return _folded("\n".join(str(m.content) for m in messages) + "\n" + descriptions)
 
 
 def _fall_back(fallback: Answer, note: str | None, dropped: list[DroppedQuote] = ()) -> Answer:

@@ -1,8 +1,9 @@
 """Finding a model's quote in the passage it cites, down to exact character offsets.
 
 A quote counts as verbatim when it occurs in the passage exactly, or after folding the
-differences a model introduces without changing a word: runs of white space, curly versus
-straight quotes and apostrophes, and the various dashes. Case, spelling, punctuation and
+differences a model introduces without changing a word: runs of white space, quote marks
+(curly or straight, single or double: models swap `'` and `"`), apostrophes, and the
+various dashes. Case, spelling, punctuation and
 elisions ("...") are not folded: a quote that differs in those is not the source's words.
 """
 
@@ -10,9 +11,10 @@ from __future__ import annotations
 
 import re
 
+# Every quote mark folds to "'": a model that writes 'yes' for "yes" copied the words.
 _FOLD = str.maketrans({
     "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "`": "'",
-    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"', "\u00ab": '"', "\u00bb": '"',
+    '"': "'", "\u201c": "'", "\u201d": "'", "\u201e": "'", "\u201f": "'", "\u2033": "'", "\u00ab": "'", "\u00bb": "'",
     "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2015": "-", "\u2212": "-",
     "\u00a0": " ", "\u202f": " ", "\u2009": " ",
 })

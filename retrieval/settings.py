@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = Field(None, alias="QA_LLM_API_KEY", description="API key for the model; unset: the provider's own variable (OPENAI_API_KEY...).")
     llm_timeout: float = Field(30.0, alias="QA_LLM_TIMEOUT", gt=0, le=600, description="Seconds to wait for the model's whole answer before answering extractively.")
     llm_max_retries: int = Field(2, alias="QA_LLM_MAX_RETRIES", ge=0, le=10, description="Retries after a 429 or 5xx from the model's API.")
+    llm_max_tokens: int = Field(
+        400, alias="QA_LLM_MAX_TOKENS", ge=16, le=8192,
+        description="Most tokens the model may generate for one answer, so that a reply that runs on ends in seconds, not at the timeout.",
+    )
 
     # Slack (qa serve). Tokens are SecretStr so they never show up in a repr or a log line.
     slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN", description="Bot token (xoxb-...).")

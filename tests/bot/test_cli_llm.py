@@ -56,7 +56,7 @@ def test_ask_json_reports_the_mode_and_every_dropped_quote(ingested, monkeypatch
     assert out["mode"] == "llm" and [c["quote"] for c in out["citations"]] == [SHOIGU_SENTENCE]
     assert out["dropped_quotes"] == [{"passage": out["dropped_quotes"][0]["passage"],
                                       "quote": "Shoigu demanded an apology from Britain",
-                                      "reason": "not found word for word in the cited passage"}]
+                                      "reason": "not found word for word in any retrieved passage"}]
 
 
 def test_a_failing_model_still_gets_the_user_an_answer_and_says_why(ingested, monkeypatch):

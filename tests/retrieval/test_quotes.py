@@ -1,5 +1,5 @@
 """Locating a model's quote in its passage: verbatim, or verbatim once white space, quote
-marks and dashes are folded; anything else is not found."""
+marks (single and double alike) and dashes are folded; anything else is not found."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ def test_an_exact_quote_is_found_at_its_offsets():
 @pytest.mark.parametrize("quote, expected", [
     ('"we will respond in the near future"', '"we will respond in the near future"'),  # the source's own marks
     ("'we will respond in the near future'", "we will respond in the near future"),  # wrapped by the model
+    ("said: 'we will", 'said: "we will'),  # one ' for a " inside the quote
     ("\u201cwe will respond in the near future\u201d", "we will respond in the near future"),
     ('future" - and left.', 'future" \u2013 and  left.'),  # dash and double space folded
     ("Shoigu's reply", "Shoigu\u2019s reply"),  # straight for curly apostrophe
