@@ -107,6 +107,15 @@ class Settings(BaseSettings):
     def _blank_url_is_none(cls, value):
         return value or None
 
+    @field_validator("state_url")
+    @classmethod
+    def _state_database(cls, value: SecretStr | None) -> SecretStr | None:
+        # Only the scheme is named: the rest of the URL may hold a password.
+        scheme = value.get_secret_value().partition(":")[0].lower() if value else ""
+        if value and scheme not in ("postgresql", "postgres", "postgresql+psycopg", "sqlite"):
+            raise ValueError(f"expected postgresql://USER:PASSWORD@HOST/DATABASE or sqlite:///PATH, got a '{scheme}:' URL")
+        return value
+
     @field_validator("slack_access", mode="before")
     @classmethod
     def _blank_path_is_none(cls, value):

@@ -186,11 +186,10 @@ class SlackState:
         else:
             engine = sa.create_engine(self.url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
         try:
-            with engine.begin() as db:
-                self._migrate(db)
+            self._open(engine)
         except sa.exc.DatabaseError as exc:
             engine.dispose()
-            if self.path is not None:  # not SQLite, or damaged beyond opening
+            if self.path is not None and not _busy(exc):  # not SQLite, or damaged beyond opening
                 raise QAError(f"{self.path} is damaged ({first_line(exc)}); move it aside (qa serve then starts "
                               "a new one) or restore it from a backup") from None
             raise QAError(f"cannot use the state database {self.where}: {first_line(exc)}") from None
@@ -198,6 +197,19 @@ class SlackState:
             engine.dispose()
             raise QAError(f"cannot use the state database {self.where}: {first_line(exc)}") from None
         return engine
+
+    def _open(self, engine: Engine) -> None:
+        for attempt in range(5):
+            try:
+                with engine.begin() as db:
+                    self._migrate(db)
+                return
+            except sa.exc.OperationalError as exc:
+                # Processes creating one new SQLite file together can meet in SQLite's
+                # deadlock case (busy at once, no waiting): SQLite's advice is to retry.
+                if self.path is None or not _busy(exc) or attempt == 4:
+                    raise
+                time.sleep(0.1 * (attempt + 1))
 
     def _migrate(self, db: Connection) -> None:
         if db.dialect.name == "postgresql":
@@ -334,10 +346,16 @@ class SlackState:
             return [FeedbackSummary(c, int(h), int(n)) for c, h, n in db.execute(query)]
 
 
+def _busy(exc: BaseException) -> bool:
+    return "database is locked" in str(exc) or "database is busy" in str(exc)
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     dbapi_connection.isolation_level = None  # the "begin" listener issues BEGIN itself
     cursor = dbapi_connection.cursor()
-    mode = cursor.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+    mode = cursor.execute("PRAGMA journal_mode").fetchone()[0]
+    if mode != "wal":  # set once per file (it persists); setting it takes an exclusive lock
+        mode = cursor.execute("PRAGMA journal_mode=WAL").fetchone()[0]
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.close()
     if mode != "wal":  # e.g. a network file system: still atomic (rollback journal), less concurrent

@@ -124,6 +124,14 @@ def test_a_state_file_from_before_versioning_is_migrated_keeping_its_answers_and
     assert state.claim_event("Ev0NEW") and not state.claim_event("Ev0NEW")
 
 
+def test_a_state_url_of_another_kind_is_refused_naming_its_scheme_but_not_the_rest(monkeypatch):
+    from bot.cli import cli
+
+    monkeypatch.setenv("QA_STATE_URL", "mysql://qa:hunter2-secret@db/qa")
+    result = CliRunner().invoke(cli, ["feedback"])
+    assert result.exit_code != 0 and "'mysql:'" in result.output and "hunter2" not in result.output
+
+
 def test_doctor_checks_the_database_and_never_shows_its_password(postgres_url, monkeypatch):
     password = sa.engine.make_url(postgres_url).password
     monkeypatch.setenv("QA_STATE_URL", postgres_url)
