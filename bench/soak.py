@@ -15,6 +15,11 @@ Writes the figures to docs/soak.md (`--report`) and exits 1 if a check fails.
 `--store server` (default) runs a Chroma server on a free loopback port, as a workspace that
 ingests while serving would; `--store embedded` uses the data directory, where the bot
 itself must pick up what `qa ingest` could write.
+
+`--replicas 2` runs two `qa serve` replicas on that Chroma server and a throwaway PostgreSQL
+(QA_STATE_URL), as behind a load balancer: each request goes to a random replica, and each
+Slack retry to a replica other than the one that got the event. "Lost" counts questions
+never answered.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.serving import start_serve  # noqa: E402
 from tests.conftest import free_port, wait_for_heartbeat  # noqa: E402
+from tests.postgres import start_cluster  # noqa: E402
 from tests.slack_fake import FakeSlack, app_mention, block_action, event_callback, message, sign  # noqa: E402
 
 SECRET, TOKEN = "soak-test-signing-secret", "xoxb-soak-test-token"
@@ -72,8 +78,8 @@ def start_chroma(workdir: Path) -> tuple[subprocess.Popen, int]:
 class Traffic:
     """Sends the mix and remembers what each request expects."""
 
-    def __init__(self, url: str, fake: FakeSlack):
-        self.url, self.fake = url, fake
+    def __init__(self, urls: list[str], fake: FakeSlack):
+        self.urls, self.fake = urls, fake
         self.questions: dict[str, str] = {}  # channel -> question (one question per channel)
         self.statuses: list[int] = []
         self.acks: list[float] = []
@@ -82,10 +88,10 @@ class Traffic:
         self.lock = threading.Lock()
         self.count = 0  # questions sent
 
-    def post(self, body: str, content_type: str, headers: dict | None = None) -> None:
+    def post(self, body: str, content_type: str, headers: dict | None = None, url: str | None = None) -> None:
         started = time.monotonic()
         try:
-            response = httpx.post(f"{self.url}/slack/events", content=body.encode(), timeout=10,
+            response = httpx.post(f"{url or random.choice(self.urls)}/slack/events", content=body.encode(), timeout=10,
                                   headers={"Content-Type": content_type, **sign(SECRET, body), **(headers or {})})
             status = response.status_code
         except httpx.HTTPError:
@@ -102,11 +108,13 @@ class Traffic:
         event = message(question, channel, "im") if dm else app_mention(question, channel)
         envelope = event_callback(event)
         body = json.dumps(envelope)
-        self.post(body, "application/json")
-        if random.random() < 0.1:  # Slack re-sends an event it thinks was not acknowledged
+        first = random.choice(self.urls)
+        self.post(body, "application/json", url=first)
+        if random.random() < 0.1:  # Slack re-sends an event it thinks was not acknowledged (elsewhere, if it can)
             with self.lock:
                 self.retries += 1
-            self.post(body, "application/json", {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
+            self.post(body, "application/json", {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"},
+                      url=random.choice([u for u in self.urls if u != first] or self.urls))
 
     def click(self) -> None:
         answered = [c.body for c in self.fake.calls if c.method == "chat.postMessage"]
@@ -134,24 +142,33 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=30)
     parser.add_argument("--rate", type=float, default=3.0, help="requests per second (bounded)")
     parser.add_argument("--store", choices=["server", "embedded"], default="server")
+    parser.add_argument("--replicas", type=int, default=1, help="qa serve processes sharing one PostgreSQL state")
     parser.add_argument("--report", type=Path, help="write the figures as Markdown here")
     args = parser.parse_args()
-    assert 0 < args.minutes <= 120 and 0 < args.rate <= 20, "bounded soak only"
+    assert 0 < args.minutes <= 120 and 0 < args.rate <= 20 and 1 <= args.replicas <= 4, "bounded soak only"
+    assert args.replicas == 1 or args.store == "server", "replicas share a Chroma server: --store server"
 
     workdir = Path(tempfile.mkdtemp(prefix="qa-soak-"))
     fake = FakeSlack()
     env = {**os.environ, "QA_DATA_DIR": str(workdir / "data"), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT),
            "SLACK_API_URL": fake.api_url, "SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET}
-    chroma = None
+    chroma = postgres = None
+    if args.replicas > 1:
+        postgres = start_cluster()
+        env["QA_STATE_URL"] = postgres.url()
     if args.store == "server":
         chroma, chroma_port = start_chroma(workdir)
         env.update(CHROMA_HOST="127.0.0.1", CHROMA_PORT=str(chroma_port))
     qa = [sys.executable, "-m", "bot.cli"]
     subprocess.run([*qa, "ingest", str(ROOT / "corpus")], env=env, check=True, capture_output=True)
-    port = free_port()
-    server = start_serve(env, port, open(workdir / "serve.log", "w"))
-    traffic = Traffic(f"http://127.0.0.1:{port}", fake)
-    results: dict = {"minutes": args.minutes, "rate_per_s": args.rate, "store": args.store}
+    servers, urls = [], []
+    for n in range(args.replicas):  # each replica its own data directory: only the shared stores connect them
+        port = free_port()
+        replica_env = {**env, "QA_DATA_DIR": str(workdir / f"data-{n}")} if args.replicas > 1 else env
+        servers.append(start_serve(replica_env, port, open(workdir / f"serve-{n}.log", "w")))
+        urls.append(f"http://127.0.0.1:{port}")
+    traffic = Traffic(urls, fake)
+    results: dict = {"minutes": args.minutes, "rate_per_s": args.rate, "store": args.store, "replicas": args.replicas}
     memory: list[tuple[float, float]] = []
     ingest_result: dict = {}
     canary_channels: list[tuple[str, float]] = []
@@ -177,7 +194,7 @@ def main() -> None:
             tick = 0
             while (elapsed := time.monotonic() - began) < duration:
                 if elapsed >= next_sample:
-                    memory.append((elapsed, rss_mb(server.pid)))
+                    memory.append((elapsed, sum(rss_mb(server.pid) for server in servers)))
                     next_sample += max(1.0, duration / 60)
                 if ingested.is_set() and tick % 10 == 0:  # keep asking what the new document answers
                     channel = f"CCANARY{len(canary_channels):05d}"
@@ -196,7 +213,7 @@ def main() -> None:
         fake.wait_for(lambda: len({c.body.get("channel") for c in fake.calls if c.method == "chat.postMessage"}
                                   & set(traffic.questions)) >= len(traffic.questions), timeout=120)
         time.sleep(3)
-        memory.append((time.monotonic() - began, rss_mb(server.pid)))
+        memory.append((time.monotonic() - began, sum(rss_mb(server.pid) for server in servers)))
 
         posts: dict[str, list[dict]] = {}
         for call in fake.calls:
@@ -229,11 +246,14 @@ def main() -> None:
             rss_mb_first_tenth=round(statistics.median(warm[:tenth]), 1),
             rss_mb_last_tenth=round(statistics.median(warm[-tenth:]), 1),
             rss_mb_max=round(max(r for _, r in memory), 1),
-            serve_alive=server.poll() is None,
+            serve_alive=all(server.poll() is None for server in servers),
         )
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=30)
+        if postgres is not None:
+            postgres.stop()
         if chroma is not None:
             chroma.terminate()
             chroma.wait(timeout=30)
@@ -261,7 +281,8 @@ def write_report(path: Path, r: dict) -> None:
     lines = [
         "# Soak test of `qa serve`",
         "",
-        f"`bench/soak.py --minutes {r['minutes']:g} --rate {r['rate_per_s']:g} --store {r['store']}`, "
+        f"`bench/soak.py --minutes {r['minutes']:g} --rate {r['rate_per_s']:g} --store {r['store']} "
+        f"--replicas {r['replicas']}`, "
         f"run {time.strftime('%Y-%m-%d')} on this 2-core machine, loopback only.",
         "",
         "| measure | value |",
@@ -271,11 +292,11 @@ def write_report(path: Path, r: dict) -> None:
         f"| feedback clicks | {r['clicks']} |",
         f"| HTTP requests / answered 200 | {r['requests']} / {r['http_200']} |",
         f"| acknowledgement p50 / max | {r['ack_ms_p50']} ms / {r['ack_ms_max']} ms |",
-        f"| answered exactly once / unanswered / duplicated | {r['answered_exactly_once']} / {r['unanswered']} / {r['duplicated']} |",
+        f"| answered exactly once / lost (unanswered) / duplicated | {r['answered_exactly_once']} / {r['unanswered']} / {r['duplicated']} |",
         f"| clicks recorded / feedback rows | {r['clicks_recorded']} / {r['feedback_rows']} |",
         f"| mid-run `qa ingest` | exit {r['ingest'].get('exit')}, {r['ingest'].get('seconds')} s |",
         f"| new document's question answered from it | {r['canary_answered']} of {r['canary_asked']} asks after the ingest |",
-        f"| server RSS: first tenth / last tenth / max | {r['rss_mb_first_tenth']} / {r['rss_mb_last_tenth']} / {r['rss_mb_max']} MB |",
+        f"| server RSS (all replicas): first tenth / last tenth / max | {r['rss_mb_first_tenth']} / {r['rss_mb_last_tenth']} / {r['rss_mb_max']} MB |",
         "",
         "Checks: " + "; ".join(f"{name}: {'yes' if ok else 'NO'}" for name, ok in r["checks"].items()) + ".",
         "",

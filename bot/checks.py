@@ -45,7 +45,7 @@ def run_checks(settings: Settings, slack: bool) -> list[Check]:
     if slack:
         checks.extend(_slack(settings))
         checks.extend(_access(settings))
-        checks.append(_feedback_store(settings))
+        checks.append(_state_database(settings))
     return checks
 
 
@@ -187,18 +187,22 @@ def _access(settings: Settings) -> list[Check]:
     return checks
 
 
-def _feedback_store(settings: Settings) -> Check:
-    from bot.slack.state import SlackState
+def _state_database(settings: Settings) -> Check:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.slack.state import SlackState, first_line
 
     try:
-        state = SlackState.in_data_dir(settings.data_dir, settings.slack_retention_days)
+        state = SlackState.from_settings(settings)
     except QAError as exc:
-        return Check("feedback store", False, str(exc))
+        return Check("state database", False, str(exc))
     try:
-        problem = state.integrity_problem()
+        problem, version = state.integrity_problem(), state.schema_version()
+    except SQLAlchemyError as exc:
+        return Check("state database", False, f"{state.where} stopped answering: {first_line(exc)}")
     finally:
         state.close()
     if problem:
-        return Check("feedback store", False, f"{state.path} is damaged ({problem}); move it aside "
+        return Check("state database", False, f"{state.where} is damaged ({problem}); move it aside "
                      "(a new one is started) or restore it from a backup")
-    return Check("feedback store", True, f"{state.path} is sound")
+    return Check("state database", True, f"{state.where} is sound (schema version {version})")

@@ -401,7 +401,7 @@ def feedback(ctx, as_json, with_users):
     from bot.slack.state import SlackState
 
     settings = load_settings(ctx)
-    state = SlackState.in_data_dir(settings.data_dir, settings.slack_retention_days)
+    state = SlackState.from_settings(settings)
     if as_json:
         for row in state.feedback_rows():
             if not with_users:

@@ -74,7 +74,16 @@ class Settings(BaseSettings):
     )
     slack_retention_days: float = Field(
         30, alias="QA_SLACK_RETENTION_DAYS", gt=0, le=3650,
-        description="Days questions, answers and feedback are kept in DATA_DIR/slack.sqlite3 before they are deleted.",
+        description="Days questions, answers and feedback are kept in the Slack state database before they are deleted.",
+    )
+    # Several replicas share their Slack state in PostgreSQL. SecretStr: the URL holds a password.
+    state_url: SecretStr | None = Field(
+        None, alias="QA_STATE_URL",
+        description="Keep the Slack state (events, threads, answers, feedback) in this database, e.g. postgresql://user:pw@host/qa, shared by every qa serve replica; unset: DATA_DIR/slack.sqlite3.",
+    )
+    state_claim_timeout: float = Field(
+        60.0, alias="QA_STATE_CLAIM_TIMEOUT", gt=0, le=3600,
+        description="Seconds after which an event a replica claimed but did not answer (it died mid-answer) is answered by the replica Slack's next retry reaches.",
     )
 
     @field_validator("chroma_host")
@@ -95,6 +104,20 @@ class Settings(BaseSettings):
     @classmethod
     def _channel_map(cls, value: str) -> str:
         parse_channel_corpora(value)
+        return value
+
+    @field_validator("state_url", mode="before")
+    @classmethod
+    def _blank_url_is_none(cls, value):
+        return value or None
+
+    @field_validator("state_url")
+    @classmethod
+    def _state_database(cls, value: SecretStr | None) -> SecretStr | None:
+        # Only the scheme is named: the rest of the URL may hold a password.
+        scheme = value.get_secret_value().partition(":")[0].lower() if value else ""
+        if value and scheme not in ("postgresql", "postgres", "postgresql+psycopg", "sqlite"):
+            raise ValueError(f"expected postgresql://USER:PASSWORD@HOST/DATABASE or sqlite:///PATH, got a '{scheme}:' URL")
         return value
 
     @field_validator("slack_access", mode="before")

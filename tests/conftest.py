@@ -9,10 +9,13 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.postgres import start_cluster
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_CORPUS = ROOT / "corpus"
@@ -34,7 +37,7 @@ def model_cache(tmp_path_factory) -> Path:
 def isolated(tmp_path, monkeypatch, model_cache):
     """Storage in a temp folder, no inherited configuration, and no .env from the checkout."""
     for name in list(os.environ):
-        if name.startswith(("QA_", "CHROMA_", "SLACK_")) and name != "QA_TEST_CHROMA_PORT" and name != "QA_EVAL_DIR":
+        if name.startswith(("QA_", "CHROMA_", "SLACK_")) and not name.startswith("QA_TEST_") and name != "QA_EVAL_DIR":
             monkeypatch.delenv(name)
     monkeypatch.setenv("QA_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("QA_MODEL_CACHE", str(model_cache))
@@ -109,3 +112,26 @@ def server_env(chroma_server, monkeypatch):
     monkeypatch.setenv("CHROMA_HOST", host)
     monkeypatch.setenv("CHROMA_PORT", str(port))
     return host, port
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL 15, a throwaway cluster for the session: the URL of its maintenance
+    database (tests create their own databases in it)."""
+    cluster = start_cluster()
+    try:
+        yield cluster.url()
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres) -> str:
+    """The URL of a new, empty database for this test alone."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    name = "t" + uuid.uuid4().hex[:12]
+    with psycopg.connect(postgres, autocommit=True) as db:
+        db.execute(f'CREATE DATABASE "{name}"')
+    return make_url(postgres).set(database=name).render_as_string(hide_password=False)

@@ -42,6 +42,7 @@ class FakeSlack:
         self.shared_channels: set[str] = set()  # conversations.info says is_ext_shared
         self.usergroups: dict[str, list[str]] = {}  # usergroups.users.list
         self.closed_channels: set[str] = set()  # chat.postMessage there is not_in_channel
+        self.socket_mode: FakeSocketMode | None = None  # apps.connections.open hands out its URLs
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -97,6 +98,8 @@ class FakeSlack:
             if body.get("usergroup") not in self.usergroups:
                 return 200, {}, {"ok": False, "error": "no_such_subteam"}
             return 200, {}, {"ok": True, "users": self.usergroups[body["usergroup"]]}
+        if method == "apps.connections.open" and self.socket_mode is not None:
+            return 200, {}, {"ok": True, "url": self.socket_mode.new_url()}
         if method == "auth.test":
             return 200, {}, {"ok": True, "user_id": BOT_USER, "bot_id": BOT_ID, "team_id": TEAM, "user": "qa", "team": "Test"}
         if method == "chat.postMessage":
@@ -141,6 +144,69 @@ MESSAGE_METHODS = {"chat.postMessage", "chat.update", "chat.postEphemeral", "res
 # Slack's documented limits (Block Kit reference, chat.postMessage)
 MAX_BLOCKS, MAX_VIEW_BLOCKS, MAX_TEXT_OBJECT, MAX_CONTEXT_ELEMENTS = 50, 100, 3000, 10
 MAX_MESSAGE_TEXT, MAX_BUTTON_TEXT, MAX_BUTTON_VALUE = 40_000, 75, 2000
+
+
+class FakeSocketMode:
+    """Slack's Socket Mode end: a WebSocket server on a free loopback port. Each connection
+    gets `hello`; `send` puts an envelope on the newest connection (as Slack does after a
+    refresh), and every message the app sends back is recorded (acks carry envelope_id);
+    `disconnect` asks the app to reconnect, which it does through apps.connections.open."""
+
+    def __init__(self, slack: FakeSlack):
+        from websockets.sync.server import serve
+
+        self.connections: list = []
+        self.paths: list[str] = []
+        self.received: list[dict] = []
+        self._urls = itertools.count(1)
+        self._lock = threading.Lock()
+        self.server = serve(self._session, "127.0.0.1", 0)
+        self.port = self.server.socket.getsockname()[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        slack.socket_mode = self
+
+    def new_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/link/{next(self._urls)}"
+
+    def _session(self, websocket) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        with self._lock:
+            self.connections.append(websocket)
+            self.paths.append(websocket.request.path.partition("?")[0])
+        websocket.send(json.dumps({"type": "hello", "num_connections": 1, "debug_info": {"host": "fake-socket-mode"},
+                                   "connection_info": {"app_id": "A0QABOT"}}))
+        try:
+            for raw in websocket:
+                with self._lock:
+                    self.received.append(json.loads(raw))
+        except ConnectionClosed:
+            pass  # the app replaced this connection
+
+    def send(self, kind: str, payload: dict, retry_attempt: int = 0) -> str:
+        """An envelope of `kind` (events_api, slash_commands, interactive); its envelope_id."""
+        envelope_id = str(uuid.uuid4())
+        envelope = {"envelope_id": envelope_id, "type": kind, "payload": payload,
+                    "accepts_response_payload": kind != "events_api"}
+        if kind == "events_api":
+            envelope.update(retry_attempt=retry_attempt, retry_reason="timeout" if retry_attempt else "")
+        with self._lock:
+            websocket = self.connections[-1]
+        websocket.send(json.dumps(envelope))
+        return envelope_id
+
+    def acked(self, envelope_id: str) -> dict | None:
+        with self._lock:
+            return next((m for m in self.received if m.get("envelope_id") == envelope_id), None)
+
+    def disconnect(self) -> None:
+        with self._lock:
+            websocket = self.connections[-1]
+        websocket.send(json.dumps({"type": "disconnect", "reason": "refresh_requested",
+                                   "debug_info": {"host": "fake-socket-mode"}}))
+
+    def close(self) -> None:
+        self.server.shutdown()
 
 
 def message_error(body: dict, method: str) -> str | None:

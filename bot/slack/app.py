@@ -65,7 +65,7 @@ def web_client(settings: Settings) -> WebClient:
 
 def create_app(settings: Settings, engine: Engine, state: SlackState | None = None,
                answering: AnsweringPool | None = None) -> App:
-    state = state or SlackState.in_data_dir(settings.data_dir, settings.slack_retention_days)
+    state = state or SlackState.from_settings(settings)
     state.purge_expired()  # an idle bot saves no answers, so also at start (then hourly as it answers)
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     client = web_client(settings)
@@ -85,7 +85,7 @@ def create_app(settings: Settings, engine: Engine, state: SlackState | None = No
         if isinstance(event_id, str) and event_id and not state.claim_event(event_id):
             log.info("event %s already handled; retry ignored", event_id)
             return BoltResponse(status=200, body="")
-        return next()
+        return next()  # the listener marks the claim done once its answer is posted (Replier.answered)
 
     register(app, Replier(engine, state, settings, AccessControl(AccessFile(settings), client)))
     return app

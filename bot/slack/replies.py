@@ -138,5 +138,11 @@ class Replier:
             return [p.strip() for p in self.settings.slack_suggested_prompts.split(";") if p.strip()]
         return []
 
+    def answered(self, body: dict) -> None:
+        """The reply to this event is posted: a retry reaching any replica is ignored (until
+        then, a claim older than QA_STATE_CLAIM_TIMEOUT is answered again)."""
+        if body.get("event_id"):
+            self.state.finish_event(body["event_id"])
+
     def is_known_thread(self, channel: str, thread_ts: str) -> bool:
         return bool(self.state.history(channel, thread_ts))

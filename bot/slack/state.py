@@ -1,17 +1,28 @@
-"""What the Slack app must remember across requests and restarts, in one SQLite file in the
-data directory: events already handled (Slack retries), answers (for feedback and "post to
-channel"), the conversation in each thread the bot answered, the channel each assistant
-thread is viewing, and feedback votes.
+"""What the Slack app must remember across requests, restarts and replicas: events claimed
+(Slack retries), answers (for feedback and "post to channel"), the conversation in each
+thread the bot answered, the channel each assistant thread is viewing, and feedback votes.
 
-Data at rest: the file is created readable by its owner only (0600), and every row that
-holds a question or an answer is deleted once older than the retention period
+One schema (TABLES below), through SQLAlchemy Core, in one of two databases:
+- by default one SQLite file in the data directory (one bot process, or several on one
+  machine);
+- with QA_STATE_URL=postgresql://..., a PostgreSQL database shared by every replica.
+
+Data at rest: the SQLite file is created readable by its owner only (0600), and every row
+that holds a question or an answer is deleted once older than the retention period
 (QA_SLACK_RETENTION_DAYS). A user has one vote per answer; clicking again changes it.
 
-Crash safety: every write is one SQLite transaction (autocommit, or an explicit one where a
-write takes two statements), the journal is a write-ahead log, and synchronous=FULL makes a
-commit reach the disk before the call returns. A process killed at any moment (SIGKILL
-included) therefore loses at most the write it was making, never one that had returned,
-and leaves a file SQLite opens cleanly; several bot processes may share the file.
+Several replicas: claiming an event is one INSERT ... ON CONFLICT DO NOTHING, so exactly one
+replica wins it. The claim records who and when; posting the answer marks it done. A claim
+left undone for QA_STATE_CLAIM_TIMEOUT seconds (its replica died mid-answer) is taken over
+by whichever replica Slack's next retry reaches.
+
+Crash safety: every write is one transaction. On SQLite each begins IMMEDIATE (another
+process's write waits rather than interleaving), the journal is a write-ahead log and
+synchronous=FULL makes a commit reach the disk before the call returns.
+
+Schema versions: `schema_version` holds the version; MIGRATIONS bring an older database up
+to date at start, in one transaction under a lock (PostgreSQL: an advisory lock; SQLite:
+BEGIN IMMEDIATE), so replicas starting together migrate once.
 """
 
 from __future__ import annotations
@@ -19,51 +30,96 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sqlite3
-import threading
+import socket
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 from slack_bolt.context.assistant.thread_context import AssistantThreadContext
 from slack_bolt.context.assistant.thread_context_store.store import AssistantThreadContextStore
 
 from retrieval.errors import QAError
+from retrieval.settings import Settings
 from retrieval.types import Answer, Turn
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS events (event_id TEXT PRIMARY KEY, seen REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS answers (
-    id TEXT PRIMARY KEY, question TEXT NOT NULL, corpus TEXT NOT NULL, answer TEXT NOT NULL,
-    created REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS turns (
-    channel TEXT NOT NULL, thread_ts TEXT NOT NULL, question TEXT NOT NULL, cited TEXT NOT NULL,
-    created REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS turns_thread ON turns (channel, thread_ts);
-CREATE TABLE IF NOT EXISTS feedback (
-    answer_id TEXT NOT NULL, helpful INTEGER NOT NULL, question TEXT NOT NULL, answer TEXT NOT NULL,
-    citations TEXT NOT NULL, corpus TEXT NOT NULL, user TEXT NOT NULL, channel TEXT NOT NULL,
-    created REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS thread_contexts (
-    channel_id TEXT NOT NULL, thread_ts TEXT NOT NULL, context TEXT NOT NULL, created REAL NOT NULL,
-    PRIMARY KEY (channel_id, thread_ts));
-CREATE INDEX IF NOT EXISTS answers_created ON answers (created);
-CREATE INDEX IF NOT EXISTS turns_created ON turns (created);
-CREATE INDEX IF NOT EXISTS feedback_created ON feedback (created);
-"""
-# Files from before one-vote-per-user kept every click: keep each user's last, then enforce it.
-VOTES = """
-DELETE FROM feedback WHERE rowid NOT IN (SELECT MAX(rowid) FROM feedback GROUP BY answer_id, user);
-CREATE UNIQUE INDEX IF NOT EXISTS feedback_vote ON feedback (answer_id, user);
-"""
 EVENT_TTL = 24 * 3600  # Slack retries within minutes; a day is ample
 PURGE_EVERY = 3600.0  # seconds between deletions of expired rows
 DAY = 86400.0
+MIGRATION_LOCK = 0x51A_57A7E  # PostgreSQL advisory lock key: one migrating replica at a time
 
 log = logging.getLogger(__name__)
+
+META = sa.MetaData()
+EVENTS = sa.Table(
+    "events", META,
+    sa.Column("event_id", sa.Text, primary_key=True),
+    sa.Column("claimed_by", sa.Text, nullable=False),
+    sa.Column("claimed_at", sa.Float, nullable=False),
+    sa.Column("done", sa.Boolean, nullable=False, default=False),
+)
+ANSWERS = sa.Table(
+    "answers", META,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("question", sa.Text, nullable=False),
+    sa.Column("corpus", sa.Text, nullable=False),
+    sa.Column("answer", sa.Text, nullable=False),
+    sa.Column("created", sa.Float, nullable=False, index=True),
+)
+TURNS = sa.Table(
+    "turns", META,
+    sa.Column("channel", sa.Text, nullable=False),
+    sa.Column("thread_ts", sa.Text, nullable=False),
+    sa.Column("question", sa.Text, nullable=False),
+    sa.Column("cited", sa.Text, nullable=False),
+    sa.Column("created", sa.Float, nullable=False, index=True),
+    sa.Index("turns_thread", "channel", "thread_ts"),
+)
+FEEDBACK = sa.Table(
+    "feedback", META,
+    sa.Column("answer_id", sa.Text, nullable=False),
+    sa.Column("helpful", sa.Integer, nullable=False),
+    sa.Column("question", sa.Text, nullable=False),
+    sa.Column("answer", sa.Text, nullable=False),
+    sa.Column("citations", sa.Text, nullable=False),
+    sa.Column("corpus", sa.Text, nullable=False),
+    sa.Column("user", sa.Text, nullable=False),
+    sa.Column("channel", sa.Text, nullable=False),
+    sa.Column("created", sa.Float, nullable=False, index=True),
+    sa.Index("feedback_vote", "answer_id", "user", unique=True),
+)
+THREAD_CONTEXTS = sa.Table(
+    "thread_contexts", META,
+    sa.Column("channel_id", sa.Text, primary_key=True),
+    sa.Column("thread_ts", sa.Text, primary_key=True),
+    sa.Column("context", sa.Text, nullable=False),
+    sa.Column("created", sa.Float, nullable=False),
+)
+SCHEMA_VERSION = sa.Table("schema_version", META, sa.Column("version", sa.Integer, nullable=False))
+RETAINED = (ANSWERS, TURNS, FEEDBACK, THREAD_CONTEXTS)  # rows holding questions or answers
+
+
+def _one_vote_per_user(db: Connection) -> None:
+    # Only a SQLite file can be older than versioning (hence rowid). Files from before one-vote-per-user kept every click: keep each user's last, then enforce it.
+    db.exec_driver_sql("DELETE FROM feedback WHERE rowid NOT IN (SELECT MAX(rowid) FROM feedback GROUP BY answer_id, user)")
+    db.exec_driver_sql("CREATE UNIQUE INDEX IF NOT EXISTS feedback_vote ON feedback (answer_id, user)")
+
+
+def _claims(db: Connection) -> None:
+    # events was (event_id, seen): rows that only matter for minutes, so it is remade with claims.
+    EVENTS.drop(db, checkfirst=True)
+    EVENTS.create(db)
+
+
+# Version N is reached by applying MIGRATIONS[N-1] to a database at version N-1. A new
+# database is made from TABLES directly and stamped with the latest version. Version 0 is a
+# SQLite file from before versioning (issue 11's schema).
+MIGRATIONS: list[Callable[[Connection], None]] = [_one_vote_per_user, _claims]
+LATEST = len(MIGRATIONS)
 
 
 @dataclass(frozen=True)
@@ -73,33 +129,34 @@ class FeedbackSummary:
     not_helpful: int
 
 
+def state_url(settings: Settings) -> URL:
+    """QA_STATE_URL, or the SQLite file in the data directory."""
+    if settings.state_url is None:
+        return URL.create("sqlite", database=str(settings.data_dir / "slack.sqlite3"))
+    url = make_url(settings.state_url.get_secret_value())
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")  # psycopg 3 is the driver installed
+    return url
+
+
+def shown(url: URL) -> str:
+    """The URL for messages: never the password."""
+    return url.render_as_string(hide_password=True)
+
+
+def first_line(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    return (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+
+
 class SlackState:
-    def __init__(self, path: Path, retention_days: float = 30):
-        self.path, self.retention = path, retention_days * DAY
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # Questions (DMs included) are personal data: owner-only from the first byte. SQLite
-            # gives its -wal and -shm files the database file's permissions.
-            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
-            os.chmod(path, 0o600)
-            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
-        except (OSError, sqlite3.Error) as exc:
-            raise QAError(f"cannot open {path}: {exc}; set QA_DATA_DIR or --data-dir") from exc
-        try:
-            mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(SCHEMA)
-            if not self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'feedback_vote'").fetchone():
-                with self._transaction():
-                    for statement in filter(str.strip, VOTES.split(";")):
-                        self._db.execute(statement)
-        except sqlite3.DatabaseError as exc:  # not SQLite, or damaged beyond opening
-            self._db.close()
-            raise QAError(f"{path} is damaged ({exc}); move it aside (qa serve then starts a new one) "
-                          "or restore it from a backup") from exc
-        if mode != "wal":  # e.g. a network file system: still atomic (rollback journal), less concurrent
-            log.warning("%s: SQLite could not use a write-ahead log here (journal_mode=%s)", path, mode)
-        self._lock = threading.Lock()
+    def __init__(self, where: Path | URL, retention_days: float = 30, claim_timeout: float = 60.0):
+        self.url = where if isinstance(where, URL) else URL.create("sqlite", database=str(where))
+        self.retention, self.claim_timeout = retention_days * DAY, claim_timeout
+        self.path = Path(self.url.database) if self.url.get_backend_name() == "sqlite" else None
+        self.where = str(self.path) if self.path else shown(self.url)
+        self.replica = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.engine = self._connect()
         self._purged = 0.0
         self.thread_contexts = ThreadContextStore(self)
 
@@ -107,13 +164,87 @@ class SlackState:
     def in_data_dir(cls, data_dir: Path, retention_days: float = 30) -> "SlackState":
         return cls(data_dir / "slack.sqlite3", retention_days)
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "SlackState":
+        return cls(state_url(settings), settings.slack_retention_days, settings.state_claim_timeout)
+
+    def _connect(self) -> Engine:
+        if self.path is not None:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                # Questions (DMs included) are personal data: owner-only from the first byte.
+                # SQLite gives its -wal and -shm files the database file's permissions.
+                os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+                os.chmod(self.path, 0o600)
+            except OSError as exc:
+                raise QAError(f"cannot open {self.path}: {exc}; set QA_DATA_DIR or --data-dir") from exc
+            engine = sa.create_engine(self.url, connect_args={"check_same_thread": False, "timeout": 30})
+            sa.event.listen(engine, "connect", _sqlite_pragmas)
+            # SQLAlchemy's recipe for explicit SQLite transactions: the driver leaves BEGIN to
+            # us, and IMMEDIATE makes a second writer wait at BEGIN rather than fail at COMMIT.
+            sa.event.listen(engine, "begin", lambda db: db.exec_driver_sql("BEGIN IMMEDIATE"))
+        else:
+            engine = sa.create_engine(self.url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
+        try:
+            self._open(engine)
+        except sa.exc.DatabaseError as exc:
+            engine.dispose()
+            if self.path is not None and not _busy(exc):  # not SQLite, or damaged beyond opening
+                raise QAError(f"{self.path} is damaged ({first_line(exc)}); move it aside (qa serve then starts "
+                              "a new one) or restore it from a backup") from None
+            raise QAError(f"cannot use the state database {self.where}: {first_line(exc)}") from None
+        except sa.exc.SQLAlchemyError as exc:
+            engine.dispose()
+            raise QAError(f"cannot use the state database {self.where}: {first_line(exc)}") from None
+        return engine
+
+    def _open(self, engine: Engine) -> None:
+        for attempt in range(5):
+            try:
+                with engine.begin() as db:
+                    self._migrate(db)
+                return
+            except sa.exc.OperationalError as exc:
+                # Processes creating one new SQLite file together can meet in SQLite's
+                # deadlock case (busy at once, no waiting): SQLite's advice is to retry.
+                if self.path is None or not _busy(exc) or attempt == 4:
+                    raise
+                time.sleep(0.1 * (attempt + 1))
+
+    def _migrate(self, db: Connection) -> None:
+        if db.dialect.name == "postgresql":
+            db.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+        names = set(sa.inspect(db).get_table_names())
+        if "answers" not in names:  # a new database
+            META.create_all(db)
+            db.execute(SCHEMA_VERSION.insert().values(version=LATEST))
+            return
+        if "schema_version" not in names:
+            SCHEMA_VERSION.create(db)
+            db.execute(SCHEMA_VERSION.insert().values(version=0))
+        version = db.execute(sa.select(SCHEMA_VERSION.c.version)).scalar_one()
+        if version > LATEST:
+            raise QAError(f"the state database {self.where} is at schema version {version}, newer than this qa-bot "
+                          f"knows ({LATEST}); upgrade qa-bot")
+        for migration in MIGRATIONS[version:]:
+            migration(db)
+        if version < LATEST:
+            db.execute(SCHEMA_VERSION.update().values(version=LATEST))
+            log.info("state database %s migrated from schema version %d to %d", self.where, version, LATEST)
+
+    def schema_version(self) -> int:
+        with self.engine.connect() as db:
+            return db.execute(sa.select(SCHEMA_VERSION.c.version)).scalar_one()
+
+    def _insert(self, table: sa.Table):
+        return (postgresql if self.engine.dialect.name == "postgresql" else sqlite).insert(table)
+
     def purge_expired(self, now: float | None = None) -> int:
         """Delete every question, answer, thread turn, thread context and vote older than
         the retention period; returns how many rows went."""
         cutoff = (time.time() if now is None else now) - self.retention
-        with self._lock, self._transaction():
-            deleted = sum(self._db.execute(f"DELETE FROM {table} WHERE created < ?", (cutoff,)).rowcount
-                          for table in ("answers", "turns", "feedback", "thread_contexts"))
+        with self.engine.begin() as db:
+            deleted = sum(db.execute(table.delete().where(table.c.created < cutoff)).rowcount for table in RETAINED)
         self._purged = time.monotonic()
         if deleted:
             log.info("deleted %d stored questions/answers older than %g days", deleted, self.retention / DAY)
@@ -123,59 +254,68 @@ class SlackState:
         if time.monotonic() - self._purged > PURGE_EVERY or not self._purged:
             self.purge_expired()
 
-    def _run(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
-        with self._lock:
-            return self._db.execute(sql, args)
+    def claim_event(self, event_id: str, now: float | None = None) -> bool:
+        """True if this replica is to answer the event: it is new, or its earlier claim
+        was not done within the claim timeout (that replica died mid-answer)."""
+        now = time.time() if now is None else now
+        with self.engine.begin() as db:
+            db.execute(EVENTS.delete().where(EVENTS.c.claimed_at < now - EVENT_TTL))
+            claim = dict(claimed_by=self.replica, claimed_at=now)
+            new = (self._insert(EVENTS).values(event_id=event_id, done=False, **claim)
+                   .on_conflict_do_nothing(index_elements=["event_id"]).returning(EVENTS.c.event_id))
+            if db.execute(new).first() is not None:  # (an INSERT's rowcount is not reliable across drivers)
+                return True
+            # One UPDATE with the staleness test in its WHERE: of two replicas retrying at once, one wins.
+            stale = EVENTS.update().where(EVENTS.c.event_id == event_id, EVENTS.c.done.is_(False),
+                                          EVENTS.c.claimed_at < now - self.claim_timeout).values(**claim)
+            taken = db.execute(stale).rowcount == 1
+        if taken:
+            log.warning("event %s: the claim was not done within %g s; answering it here", event_id, self.claim_timeout)
+        return taken
 
-    def claim_event(self, event_id: str) -> bool:
-        """True the first time an event id is seen: only that delivery is answered."""
-        now = time.time()
-        with self._lock, self._transaction():
-            self._db.execute("DELETE FROM events WHERE seen < ?", (now - EVENT_TTL,))
-            return self._db.execute("INSERT OR IGNORE INTO events VALUES (?, ?)", (event_id, now)).rowcount == 1
-
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error): the statements land together or not
-        at all, and another process's write waits for this one rather than interleaving."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+    def finish_event(self, event_id: str) -> None:
+        """The answer to the event is posted: no retry answers it again."""
+        with self.engine.begin() as db:
+            db.execute(EVENTS.update().where(EVENTS.c.event_id == event_id).values(done=True))
 
     def integrity_problem(self) -> str | None:
-        """What SQLite's own check finds wrong with the file, or None (qa doctor)."""
-        with self._lock:
-            result = self._db.execute("PRAGMA quick_check").fetchone()[0]
+        """What the database's own check finds wrong, or None (qa doctor)."""
+        with self.engine.connect() as db:
+            if db.dialect.name != "sqlite":
+                db.execute(sa.text("SELECT 1"))
+                return None
+            result = db.exec_driver_sql("PRAGMA quick_check").scalar_one()
         return None if result == "ok" else result
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self.engine.dispose()
 
     def save_answer(self, answer: Answer, corpus: str) -> str:
         self._purge_now_and_then()
         answer_id = uuid.uuid4().hex[:16]
-        self._run("INSERT INTO answers VALUES (?, ?, ?, ?, ?)",
-                  (answer_id, answer.question, corpus, json.dumps(answer.to_dict()), time.time()))
+        with self.engine.begin() as db:
+            db.execute(ANSWERS.insert().values(id=answer_id, question=answer.question, corpus=corpus,
+                                               answer=json.dumps(answer.to_dict()), created=time.time()))
         return answer_id
 
     def load_answer(self, answer_id: str) -> tuple[Answer, str] | None:
-        row = self._run("SELECT answer, corpus FROM answers WHERE id = ?", (answer_id,)).fetchone()
+        with self.engine.connect() as db:
+            row = db.execute(sa.select(ANSWERS.c.answer, ANSWERS.c.corpus).where(ANSWERS.c.id == answer_id)).first()
         if row is None:
             return None
-        return Answer.from_dict(json.loads(row[0])), row[1]
+        return Answer.from_dict(json.loads(row.answer)), row.corpus
 
     def add_turn(self, channel: str, thread_ts: str, answer: Answer) -> None:
         cited = [[c.source, c.start, c.end] for c in answer.citations]
-        self._run("INSERT INTO turns VALUES (?, ?, ?, ?, ?)", (channel, thread_ts, answer.question, json.dumps(cited), time.time()))
+        with self.engine.begin() as db:
+            db.execute(TURNS.insert().values(channel=channel, thread_ts=thread_ts, question=answer.question,
+                                             cited=json.dumps(cited), created=time.time()))
 
     def history(self, channel: str, thread_ts: str) -> list[Turn]:
-        rows = self._run("SELECT question, cited FROM turns WHERE channel = ? AND thread_ts = ? ORDER BY created",
-                         (channel, thread_ts)).fetchall()
+        query = (sa.select(TURNS.c.question, TURNS.c.cited)
+                 .where(TURNS.c.channel == channel, TURNS.c.thread_ts == thread_ts).order_by(TURNS.c.created))
+        with self.engine.connect() as db:
+            rows = db.execute(query).all()
         return [Turn(q, tuple(tuple(c) for c in json.loads(cited))) for q, cited in rows]
 
     def record_feedback(self, answer_id: str, helpful: bool, user: str, channel: str) -> bool:
@@ -184,37 +324,64 @@ class SlackState:
         if stored is None:
             return False
         answer, corpus = stored
-        citations = json.dumps([c.__dict__ for c in answer.citations])
-        self._run("INSERT INTO feedback VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (answer_id, user) DO UPDATE "
-                  "SET helpful = excluded.helpful, channel = excluded.channel, created = excluded.created",
-                  (answer_id, int(helpful), answer.question, answer.answer, citations, corpus, user, channel, time.time()))
+        vote = self._insert(FEEDBACK).values(
+            answer_id=answer_id, helpful=int(helpful), question=answer.question, answer=answer.answer,
+            citations=json.dumps([c.__dict__ for c in answer.citations]), corpus=corpus, user=user, channel=channel,
+            created=time.time())
+        vote = vote.on_conflict_do_update(index_elements=["answer_id", "user"], set_={
+            "helpful": vote.excluded.helpful, "channel": vote.excluded.channel, "created": vote.excluded.created})
+        with self.engine.begin() as db:
+            db.execute(vote)
         return True
 
     def feedback_rows(self) -> list[dict]:
-        cursor = self._run("SELECT * FROM feedback ORDER BY created")
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row)) for row in cursor.fetchall()]
+        with self.engine.connect() as db:
+            return [dict(row._mapping) for row in db.execute(sa.select(FEEDBACK).order_by(FEEDBACK.c.created))]
 
     def feedback_summary(self) -> list[FeedbackSummary]:
-        rows = self._run("SELECT corpus, SUM(helpful), SUM(1 - helpful) FROM feedback GROUP BY corpus ORDER BY corpus").fetchall()
-        return [FeedbackSummary(c, int(h), int(n)) for c, h, n in rows]
+        helpful = sa.func.sum(FEEDBACK.c.helpful)
+        query = (sa.select(FEEDBACK.c.corpus, helpful, sa.func.count() - helpful)
+                 .group_by(FEEDBACK.c.corpus).order_by(FEEDBACK.c.corpus))
+        with self.engine.connect() as db:
+            return [FeedbackSummary(c, int(h), int(n)) for c, h, n in db.execute(query)]
 
+
+def _busy(exc: BaseException) -> bool:
+    return "database is locked" in str(exc) or "database is busy" in str(exc)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    dbapi_connection.isolation_level = None  # the "begin" listener issues BEGIN itself
+    cursor = dbapi_connection.cursor()
+    mode = cursor.execute("PRAGMA journal_mode").fetchone()[0]
+    if mode != "wal":  # set once per file (it persists); setting it takes an exclusive lock
+        mode = cursor.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.close()
+    if mode != "wal":  # e.g. a network file system: still atomic (rollback journal), less concurrent
+        log.warning("SQLite could not use a write-ahead log here (journal_mode=%s)", mode)
 
 
 class ThreadContextStore(AssistantThreadContextStore):
-    """Bolt's assistant thread-context store, kept in the state file (so the channel a panel
-    thread is viewing survives a restart) rather than in message metadata."""
+    """Bolt's assistant thread-context store, kept in the state database (so the channel a
+    panel thread is viewing survives a restart and is seen by every replica) rather than in
+    message metadata."""
 
     def __init__(self, state: SlackState):
         self.state = state
 
     def save(self, *, channel_id: str, thread_ts: str, context: dict[str, str]) -> None:
-        self.state._run("INSERT INTO thread_contexts VALUES (?, ?, ?, ?) ON CONFLICT (channel_id, thread_ts) DO UPDATE "
-                        "SET context = excluded.context, created = excluded.created",
-                        (channel_id, thread_ts, json.dumps(dict(context)), time.time()))
+        row = self.state._insert(THREAD_CONTEXTS).values(channel_id=channel_id, thread_ts=thread_ts,
+                                                         context=json.dumps(dict(context)), created=time.time())
+        row = row.on_conflict_do_update(index_elements=["channel_id", "thread_ts"],
+                                        set_={"context": row.excluded.context, "created": row.excluded.created})
+        with self.state.engine.begin() as db:
+            db.execute(row)
 
     def find(self, *, channel_id: str, thread_ts: str) -> AssistantThreadContext | None:
-        row = self.state._run("SELECT context FROM thread_contexts WHERE channel_id = ? AND thread_ts = ?",
-                              (channel_id, thread_ts)).fetchone()
+        query = sa.select(THREAD_CONTEXTS.c.context).where(THREAD_CONTEXTS.c.channel_id == channel_id,
+                                                           THREAD_CONTEXTS.c.thread_ts == thread_ts)
+        with self.state.engine.connect() as db:
+            row = db.execute(query).first()
         context = json.loads(row[0]) if row else None
         return AssistantThreadContext(context) if context and context.get("channel_id") else None

@@ -22,3 +22,13 @@ def test_a_short_soak_passes_every_check(tmp_path):
     report = json.loads(done.stdout[done.stdout.index("{"):])
     assert done.returncode == 0, report["checks"]
     assert report["questions"] > 40 and report["canary_answered"] > 0 and report["duplicated"] == 0
+
+
+def test_a_short_soak_on_two_replicas_answers_every_question_once_and_loses_none():
+    """Retries land on the other replica; the replicas share a Chroma server and PostgreSQL."""
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "soak.py"), "--minutes", "0.5", "--rate", "3",
+                           "--replicas", "2"], capture_output=True, text=True, timeout=600)
+    report = json.loads(done.stdout[done.stdout.index("{"):])
+    assert done.returncode == 0, report["checks"]
+    assert report["replicas"] == 2
+    assert report["answered_exactly_once"] == report["questions"] > 40 and report["unanswered"] == 0

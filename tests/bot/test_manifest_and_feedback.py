@@ -17,7 +17,7 @@ from slack_bolt import App, Assistant
 
 from bot.cli import cli
 from bot.slack.listeners import register
-from bot.slack.state import DAY, SlackState
+from bot.slack.state import ANSWERS, DAY, FEEDBACK, THREAD_CONTEXTS, SlackState
 from retrieval.types import Answer, Citation
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -131,9 +131,10 @@ def test_questions_and_answers_are_deleted_after_the_retention_period(tmp_path):
     old, recent = answer(state, "old?"), answer(state, "recent?")
     state.record_feedback(old, False, "U1", "C1")
     state.thread_contexts.save(channel_id="D1", thread_ts="1.0", context={"channel_id": "C1"})
-    for table in ("answers", "feedback", "thread_contexts"):
-        state._run(f"UPDATE {table} SET created = ?", (time.time() - 31 * DAY,))
-    state._run("UPDATE answers SET created = ? WHERE id = ?", (time.time(), recent))
+    with state.engine.begin() as db:
+        for table in (ANSWERS, FEEDBACK, THREAD_CONTEXTS):
+            db.execute(table.update().values(created=time.time() - 31 * DAY))
+        db.execute(ANSWERS.update().where(ANSWERS.c.id == recent).values(created=time.time()))
     assert state.purge_expired() == 3
     assert state.load_answer(old) is None and state.load_answer(recent) is not None
     assert state.feedback_rows() == [] and state.thread_contexts.find(channel_id="D1", thread_ts="1.0") is None

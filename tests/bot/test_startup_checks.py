@@ -45,7 +45,7 @@ def test_doctor_says_ok_to_every_check_of_a_sound_setup(settings, slack, monkeyp
     assert result.exit_code == 0, result.output
     assert statuses(result.output) == {"embedding model": "ok", "store": "ok", "corpus 'default'": "ok",
                                        "signing secret": "ok", "Slack bot token": "ok", "access rules": "ok",
-                                       "feedback store": "ok"}
+                                       "state database": "ok"}
     assert "7 passages" in result.output and [c.method for c in slack.calls] == ["auth.test"]
     assert TOKEN not in result.output and SECRET not in result.output
 
@@ -69,7 +69,7 @@ def test_serve_lists_every_problem_at_once_each_with_what_to_do(settings, slack,
     assert problems[0].startswith("  - corpus 'default': not ingested yet; run: qa ingest PATH --corpus default")
     assert problems[1].startswith("  - signing secret: SLACK_SIGNING_SECRET is not set;") and "Basic Information" in problems[1]
     assert problems[2].startswith("  - Slack bot token: Slack rejected SLACK_BOT_TOKEN (invalid_auth); copy")
-    assert problems[3].startswith("  - feedback store:") and "is damaged" in problems[3] and "move it aside" in problems[3]
+    assert problems[3].startswith("  - state database:") and "is damaged" in problems[3] and "move it aside" in problems[3]
     assert TOKEN not in result.output and "Traceback" not in result.output
 
 

@@ -25,9 +25,11 @@ def handle_mention(body: dict, event: dict, client: WebClient, replier: Replier,
     admission = replier.admit(asker_from_event(body, event, context))
     if not admission.allowed:
         refuse(client, event["channel"], event.get("user", ""), event.get("thread_ts"), admission.refusal, direct=False)
+        replier.answered(body)
         return
     live = LiveReply(client, event["channel"], thread_ts)
     with working(client, event["channel"], event["ts"]):
         reply = replier.reply(plain_question(event.get("text", ""), context.bot_user_id), admission, event["channel"],
                               thread_ts, on_draft=live.draft)
     live.finish(reply)
+    replier.answered(body)

@@ -40,11 +40,13 @@ def handle_message(body: dict, event: dict, client: WebClient, replier: Replier,
     admission = replier.admit(asker_from_event(body, event, context))
     if not admission.allowed:
         refuse(client, channel, event["user"], thread_ts, admission.refusal, direct=direct)
+        replier.answered(body)
         return
     live = LiveReply(client, channel, target_thread)
     with working(client, channel, event["ts"]):
         reply = replier.reply(plain_question(text, bot_user_id), admission, channel, target_thread, on_draft=live.draft)
     live.finish(reply)
+    replier.answered(body)
 
 
 def wanted_followup(mode: str, text: str) -> bool:

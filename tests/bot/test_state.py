@@ -1,0 +1,145 @@
+"""The Slack state as several replicas see it: the same specification on the default SQLite
+file and on a real PostgreSQL (a throwaway cluster), each replica its own SlackState."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner
+
+from bot.cli import cli
+from bot.slack.state import EVENTS, LATEST, SlackState, state_url
+from retrieval.settings import Settings
+from retrieval.types import Answer, Citation
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request, tmp_path, monkeypatch) -> str:
+    """QA_STATE_URL for one database both replicas share."""
+    if request.param == "sqlite":
+        value = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
+    else:
+        value = request.getfixturevalue("postgres_url")
+    monkeypatch.setenv("QA_STATE_URL", value)
+    return value
+
+
+def replica(claim_timeout: float = 60.0) -> SlackState:
+    settings = Settings(QA_STATE_CLAIM_TIMEOUT=claim_timeout)
+    return SlackState(state_url(settings), settings.slack_retention_days, settings.state_claim_timeout)
+
+
+def saved(state: SlackState, question: str) -> str:
+    citation = Citation("default", "a.txt", "A", None, 0, 5, "Hello", 1.0)
+    return state.save_answer(Answer(question, "Hello", False, [citation]), "default")
+
+
+def test_of_replicas_claiming_one_event_at_once_exactly_one_wins(url):
+    replicas = [replica() for _ in range(4)]
+    wins: list[bool] = []
+    start = threading.Barrier(8)
+
+    def claim(state: SlackState) -> None:
+        start.wait()
+        wins.append(state.claim_event("Ev0RACE"))
+
+    threads = [threading.Thread(target=claim, args=(r,)) for r in replicas * 2]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(wins) == [False] * 7 + [True]
+
+
+def test_a_claim_not_done_within_the_timeout_goes_to_the_next_retry_and_only_once(url):
+    a, b, c = replica(claim_timeout=5), replica(claim_timeout=5), replica(claim_timeout=5)
+    now = time.time()
+    assert a.claim_event("Ev0DIED", now=now)
+    assert not b.claim_event("Ev0DIED", now=now + 4)  # A may still be answering
+    assert b.claim_event("Ev0DIED", now=now + 6)  # A died: B takes it over
+    assert not c.claim_event("Ev0DIED", now=now + 7)  # ...and now B's claim is the fresh one
+    with b.engine.connect() as db:
+        assert db.execute(sa.select(EVENTS.c.claimed_by)).scalar_one() == b.replica
+
+
+def test_an_answered_event_is_never_answered_again(url):
+    a, b = replica(claim_timeout=5), replica(claim_timeout=5)
+    now = time.time()
+    assert a.claim_event("Ev0DONE", now=now)
+    a.finish_event("Ev0DONE")
+    assert not b.claim_event("Ev0DONE", now=now + 3600)
+
+
+def test_history_answers_and_votes_written_by_one_replica_are_read_by_the_other(url):
+    a, b = replica(), replica()
+    answer_id = saved(a, "What did Shoigu ask?")
+    a.add_turn("C1", "1.0", a.load_answer(answer_id)[0])
+    assert [t.question for t in b.history("C1", "1.0")] == ["What did Shoigu ask?"]
+    assert b.record_feedback(answer_id, True, "U1", "C1")
+    assert a.record_feedback(answer_id, False, "U1", "C1")  # the same user changing their vote
+    assert b.record_feedback(answer_id, True, "U2", "C1")
+    b.thread_contexts.save(channel_id="D1", thread_ts="2.0", context={"channel_id": "C9"})
+    assert a.thread_contexts.find(channel_id="D1", thread_ts="2.0")["channel_id"] == "C9"
+    [summary] = a.feedback_summary()
+    assert (summary.helpful, summary.not_helpful) == (1, 1)
+    assert CliRunner().invoke(cli, ["feedback"]).output.startswith("default\t1 helpful\t1 not helpful")
+
+
+def test_a_new_database_is_at_the_latest_schema_version_and_replicas_starting_together_agree(url):
+    states: list[SlackState] = []
+    threads = [threading.Thread(target=lambda: states.append(replica())) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [s.schema_version() for s in states] == [LATEST] * 3
+
+
+def test_a_state_file_from_before_versioning_is_migrated_keeping_its_answers_and_last_votes(tmp_path):
+    path = tmp_path / "slack.sqlite3"
+    old = sqlite3.connect(path)  # issue 11's schema, without the one-vote index
+    old.executescript("""
+        CREATE TABLE events (event_id TEXT PRIMARY KEY, seen REAL NOT NULL);
+        CREATE TABLE answers (id TEXT PRIMARY KEY, question TEXT NOT NULL, corpus TEXT NOT NULL, answer TEXT NOT NULL,
+            created REAL NOT NULL);
+        CREATE TABLE turns (channel TEXT NOT NULL, thread_ts TEXT NOT NULL, question TEXT NOT NULL, cited TEXT NOT NULL,
+            created REAL NOT NULL);
+        CREATE TABLE feedback (answer_id TEXT NOT NULL, helpful INTEGER NOT NULL, question TEXT NOT NULL,
+            answer TEXT NOT NULL, citations TEXT NOT NULL, corpus TEXT NOT NULL, user TEXT NOT NULL,
+            channel TEXT NOT NULL, created REAL NOT NULL);
+        CREATE TABLE thread_contexts (channel_id TEXT NOT NULL, thread_ts TEXT NOT NULL, context TEXT NOT NULL,
+            created REAL NOT NULL, PRIMARY KEY (channel_id, thread_ts));
+        INSERT INTO events VALUES ('Ev0OLD', 1.0);
+        INSERT INTO feedback VALUES ('a1', 1, 'q?', 'a', '[]', 'default', 'U1', 'C1', 1.0);
+        INSERT INTO feedback VALUES ('a1', 0, 'q?', 'a', '[]', 'default', 'U1', 'C1', 2.0);
+    """)
+    old.close()
+    state = SlackState(path)
+    assert state.schema_version() == LATEST
+    assert [(r["answer_id"], r["helpful"]) for r in state.feedback_rows()] == [("a1", 0)]
+    assert state.claim_event("Ev0NEW") and not state.claim_event("Ev0NEW")
+
+
+def test_a_state_url_of_another_kind_is_refused_naming_its_scheme_but_not_the_rest(monkeypatch):
+    from bot.cli import cli
+
+    monkeypatch.setenv("QA_STATE_URL", "mysql://qa:hunter2-secret@db/qa")
+    result = CliRunner().invoke(cli, ["feedback"])
+    assert result.exit_code != 0 and "'mysql:'" in result.output and "hunter2" not in result.output
+
+
+def test_doctor_checks_the_database_and_never_shows_its_password(postgres_url, monkeypatch):
+    password = sa.engine.make_url(postgres_url).password
+    monkeypatch.setenv("QA_STATE_URL", postgres_url)
+    from bot.checks import _state_database
+
+    check = _state_database(Settings())
+    assert check.ok and f"schema version {LATEST}" in check.detail and password not in check.detail
+    monkeypatch.setenv("QA_STATE_URL", postgres_url.replace(password, "wrong-" + password))
+    check = _state_database(Settings())
+    assert not check.ok and "cannot use the state database postgresql+psycopg://qa:***@127.0.0.1" in check.detail
+    assert password not in check.detail and "\n" not in check.detail
