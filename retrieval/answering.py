@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 from .answer_types import NAME, expected_kind, holds_kind, negated, opens_with_anaphor
 from .injection import looks_like_injection
 from .lexical import LexicalIndex
+from .quotes import clip
 from .store import CorpusStore, sentence_id
 from .types import Answer, Citation, RetrievedPassage, Span
 
@@ -207,14 +208,16 @@ class ExtractiveAnswerer:
 
     def _citation(self, sentences: list[Candidate]) -> Citation:
         meta = sentences[0].passage.metadata
+        text = self.quote_text(sentences)
+        shown = clip(text, self.settings.max_quote_chars)  # a sentence of 600 characters is cut at a clause
         return Citation(
             corpus=self.store.corpus,
             source=meta["source"],
             title=meta.get("title", ""),
             date=meta.get("date"),
             start=sentences[0].span.start,
-            end=sentences[-1].span.end,
-            quote=self.quote_text(sentences),
+            end=sentences[0].span.start + shown,
+            quote=text[:shown],
             score=round(max(c.score for c in sentences), 6),
         )
 

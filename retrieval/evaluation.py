@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .loaders import load_file
+from .quotes import MAX_QUOTE_CHARS  # a first citation longer than this is not a usable quote
 from .types import Answer
-
-MAX_QUOTE_CHARS = 400  # a first citation longer than this is not a usable quote
 
 
 @dataclass(frozen=True)

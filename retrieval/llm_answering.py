@@ -34,7 +34,7 @@ from .injection import links_in, looks_like_injection
 from .lexical import LexicalIndex, terms
 from .llm import REPLY_SCHEMA, ModelFailed, chat_model, stream_structured, structured
 from .prompts import answer_prompt, passage_id, prompt_values
-from .quotes import fold, locate, words
+from .quotes import clip, fold, locate, words
 from .settings import Settings
 from .types import Answer, Citation, DroppedQuote, Turn
 
@@ -75,7 +75,7 @@ class LLMAnswerSettings(BaseModel):
     # travel", where the extractive quote was right. The margin allows for a quote that is
     # part of a sentence scoring a little below the whole of it.
     extractive_margin: float = 0.05
-    max_citations: int = Field(5, ge=1)
+    max_citations: int = Field(3, ge=1, le=3)  # QA_MAX_CITATIONS caps it further
 
 
 @dataclasses.dataclass
@@ -103,7 +103,8 @@ class LLMAnswerer:
 
     @classmethod
     def from_settings(cls, settings: Settings, embeddings: SentenceEmbeddings) -> "LLMAnswerer":
-        return cls(structured(chat_model(settings)), embeddings, settings.llm_timeout)
+        return cls(structured(chat_model(settings)), embeddings, settings.llm_timeout,
+                   LLMAnswerSettings(max_citations=settings.max_citations))
 
     def answer(self, question: str, passages: Sequence[Document], lexical: LexicalIndex, fallback: Answer,
                corpus: str, history: Sequence[Turn] = (), on_draft: Callable[[str], None] | None = None) -> Answer:
@@ -224,6 +225,8 @@ class _Checker:
     def _citation(self, passage: Document, start: int, end: int) -> Citation:
         meta = passage.metadata
         text = passage.page_content[start - meta["start"] : end - meta["start"]]
+        end = start + clip(text)  # at most 400 characters, still the document's words
+        text = text[: end - start]
         return Citation(corpus=self.corpus, source=meta["source"], title=meta.get("title", ""), date=meta.get("date"),
                         start=start, end=end, quote=text, score=0.0)
 

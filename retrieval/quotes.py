@@ -62,5 +62,23 @@ def _variants(quote: str) -> list[str]:
     return [v for v in variants if v]
 
 
+MAX_QUOTE_CHARS = 400
+
+
+def clip(text: str, limit: int = MAX_QUOTE_CHARS) -> int:
+    """How much of `text` a quote may show: all of it when it fits, else the longest prefix
+    ending at a clause boundary (, ; : or a dash) within `limit`, else at a word boundary.
+    Still the document's own words at exact offsets, never an ellipsis or a changed word."""
+    if len(text) <= limit:
+        return len(text)
+    head = text[: limit + 1]
+    for pattern in (r"[,;:\u2013\u2014](?=\s)", r"\s"):
+        cuts = [m.start() + (1 if pattern != r"\s" else 0) for m in re.finditer(pattern, head)]
+        cuts = [c for c in cuts if limit // 2 <= c <= limit]
+        if cuts:
+            return len(text[: cuts[-1]].rstrip())
+    return limit
+
+
 def words(text: str) -> int:
     return len(re.findall(r"\w+", text))

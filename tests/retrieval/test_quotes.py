@@ -55,3 +55,14 @@ def test_any_slice_of_a_text_is_located_exactly(text, data):
         return
     assert found is not None
     assert fold(text[found[0]:found[1]])[0].strip() == fold(piece)[0].strip()
+
+
+def test_a_quote_longer_than_400_characters_is_cut_at_a_clause_and_stays_the_documents_words():
+    from retrieval.quotes import clip
+
+    sentence = ("The council, which met on Tuesday, " + "approved the long-delayed plan for the harbour, " * 12).strip()
+    cut = clip(sentence)
+    assert 200 <= cut <= 400 and sentence[:cut].endswith(",")
+    assert clip("Short enough.") == len("Short enough.")
+    unbroken = "x" * 500
+    assert clip(unbroken) == 400
