@@ -24,20 +24,20 @@ from __future__ import annotations
 
 import platform
 import statistics
-from collections import Counter
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from pydantic import SecretStr  # noqa: E402
+
 from retrieval.chain import Engine  # noqa: E402
 from retrieval.evaluation import load_questions, squad_normalise  # noqa: E402
 from retrieval.ingest import ingest  # noqa: E402
-from pydantic import SecretStr  # noqa: E402
-
 from retrieval.llm_answering import LLMAnswerer, _Checker  # noqa: E402
 from retrieval.settings import Settings  # noqa: E402
 from retrieval.splitting import Span, sentences  # noqa: E402

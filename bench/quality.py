@@ -26,8 +26,8 @@ sys.path.insert(0, str(ROOT))
 from bench.eval_sets import EvalSet, eval_sets, heldout_squad11, mixed_documents  # noqa: E402
 from retrieval import Engine, Settings  # noqa: E402
 from retrieval.embeddings import SentenceEmbeddings  # noqa: E402
-from retrieval.ingest import ingest  # noqa: E402
 from retrieval.evaluation import MAX_QUOTE_CHARS, Question, contains_answer, evaluate, load_questions  # noqa: E402
+from retrieval.ingest import ingest  # noqa: E402
 from retrieval.loaders import load_paths  # noqa: E402
 from retrieval.splitting import Span, sentences  # noqa: E402
 

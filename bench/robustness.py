@@ -30,8 +30,7 @@ from retrieval.chain import Engine  # noqa: E402
 from retrieval.ingest import ingest  # noqa: E402
 from retrieval.settings import Settings  # noqa: E402
 from tests.conftest import SEED_CORPUS, free_port, wait_for_heartbeat  # noqa: E402
-from tests.retrieval.index_checks import (IngestProcess, audit, kill_feedback_writers, problems, qa_env,  # noqa: E402
-                                          squad_documents)
+from tests.retrieval.index_checks import IngestProcess, audit, kill_feedback_writers, problems, qa_env, squad_documents  # noqa: E402
 
 
 def kill_loop(kills: int, work: Path, models: Path, server: tuple[str, int] | None, seed: int) -> dict:

@@ -96,11 +96,10 @@ def _store(settings: Settings):
 def _corpora(settings: Settings, client) -> list[Check]:
     """The default corpus must be there; a corpus only some channels (or the access file) use
     is a warning (those channels are told it is not ingested yet, and it is picked up once it is)."""
+    from bot.slack.access import configured_corpora
     from retrieval.embeddings import model_id
     from retrieval.errors import CorpusNotFound
     from retrieval.store import CorpusStore
-
-    from bot.slack.access import configured_corpora
 
     checks = []
     for corpus in [settings.corpus, *sorted(configured_corpora(settings) - {settings.corpus})]:

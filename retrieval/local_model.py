@@ -28,7 +28,6 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-
 # Where the joined model file is kept (git-ignored), for the bench and the test alike.
 CACHE_DIR = Path(__file__).resolve().parents[1] / "bench" / ".cache"
 
@@ -208,7 +207,7 @@ def _serve(argv: list[str] | None = None) -> None:
     for cpu in (params.cpuparams, params.cpuparams_batch):
         cpu.poll = 0  # sleep, not spin, between tokens: the cores are shared with everything else
     parent = os.getppid()
-    server = xllamacpp.Server(params)  # serves HTTP from its own threads
+    _server = xllamacpp.Server(params)  # serves HTTP from its own threads while referenced
     # Serve while the process that started this one lives: a killed bench leaves no server.
     while os.getppid() == parent:
         time.sleep(1)

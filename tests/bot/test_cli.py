@@ -171,8 +171,8 @@ def test_the_installed_qa_command_runs_the_readme_main_job(tmp_path):
 
 
 def test_a_host_that_is_not_chroma_is_one_line(monkeypatch):
-    from http.server import BaseHTTPRequestHandler, HTTPServer
     import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
 
     class NotChroma(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802

@@ -28,8 +28,18 @@ from retrieval.chain import Engine
 from retrieval.ingest import ingest
 from retrieval.settings import Settings
 from tests.conftest import SEED_CORPUS, SHOIGU_SENTENCE, free_port, wait_for_heartbeat
-from tests.slack_fake import (BOT_ID, BOT_USER, FakeSlack, app_mention, block_action, event_callback, message,
-                              new_ts, post_signed, slash_command)
+from tests.slack_fake import (
+    BOT_ID,
+    BOT_USER,
+    FakeSlack,
+    app_mention,
+    block_action,
+    event_callback,
+    message,
+    new_ts,
+    post_signed,
+    slash_command,
+)
 
 pytestmark = pytest.mark.integration
 

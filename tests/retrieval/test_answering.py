@@ -9,7 +9,8 @@ from retrieval.errors import CorpusNotFound, UsageError
 from retrieval.evaluation import contains_answer, evaluate, load_questions
 from retrieval.ingest import ingest
 from retrieval.types import Answer
-from tests.conftest import EVAL_DIR, ROOT, SEED_CORPUS, SEED_FILE, SHOIGU_SENTENCE as SHOIGU_SENTENCE_START
+from tests.conftest import EVAL_DIR, ROOT, SEED_CORPUS, SEED_FILE
+from tests.conftest import SHOIGU_SENTENCE as SHOIGU_SENTENCE_START
 
 pytestmark = pytest.mark.integration
 

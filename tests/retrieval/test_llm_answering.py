@@ -18,8 +18,15 @@ from pydantic import SecretStr
 from retrieval.chain import Engine
 from retrieval.ingest import ingest
 from retrieval.llm import stream_structured, structured
-from retrieval.llm_answering import (BOILERPLATE, INSTRUCTION, IRRELEVANT, NOT_RETRIEVED, NOT_VERBATIM, LLMAnswerer,
-                                     renumber)
+from retrieval.llm_answering import (
+    BOILERPLATE,
+    INSTRUCTION,
+    IRRELEVANT,
+    NOT_RETRIEVED,
+    NOT_VERBATIM,
+    LLMAnswerer,
+    renumber,
+)
 from retrieval.settings import Settings
 from tests.conftest import SEED_CORPUS, SHOIGU_SENTENCE
 from tests.openai_fake import FakeOpenAI, Step, citing, passage_of, passages_in, reply
@@ -108,7 +115,6 @@ def test_a_quote_with_single_quote_marks_for_the_sources_double_ones_is_shown_as
 
 def test_a_verbatim_quote_under_the_wrong_label_is_kept_under_the_passage_that_holds_it(engine):
     def misattributed(body):
-        holder = passage_of(body, SHOIGU_SENTENCE)
         other = next(p for p, text in passages_in(body) if SHOIGU_SENTENCE not in text)
         return reply([(other, SHOIGU_SENTENCE)], f"He asked about the special forces in Ukraine [{other}].")
     answer, _, fake = ask(engine, misattributed)

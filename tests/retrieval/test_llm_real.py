@@ -10,8 +10,6 @@ passages, a small token cap) because the model reads about 60 prompt tokens a se
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from pydantic import SecretStr
 

@@ -6,8 +6,17 @@ import os
 import pytest
 
 from retrieval.errors import UsageError
-from retrieval.loaders import (LINK_DANGLING, LINK_LOOP, LINK_NOT_FOLLOWED, LoadError, ReadRules, Skipped,
-                               expand_paths, load_file, load_paths)
+from retrieval.loaders import (
+    LINK_DANGLING,
+    LINK_LOOP,
+    LINK_NOT_FOLLOWED,
+    LoadError,
+    ReadRules,
+    Skipped,
+    expand_paths,
+    load_file,
+    load_paths,
+)
 from tests.conftest import SEED_CORPUS, SEED_FILE
 from tests.helpers import minimal_pdf, paths_opened
 

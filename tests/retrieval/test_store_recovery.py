@@ -14,10 +14,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
-from bot.cli import cli
 from slack_sdk import WebClient
 
+from bot.cli import cli
 from bot.slack.access import AccessControl, AccessFile, Admission
 from bot.slack.replies import APOLOGY, Replier
 from bot.slack.state import SlackState

@@ -12,7 +12,7 @@ from slack_sdk import WebClient
 
 from ...access import Admission, panel_asker
 from ...blocks import context_block, escape
-from ...replies import Reply, Replier, plain_question
+from ...replies import Replier, Reply, plain_question
 from ...transport import LiveReply, refuse
 from ..acks import acknowledge
 
