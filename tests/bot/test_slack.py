@@ -288,14 +288,28 @@ def text_objects(blocks: list[dict]):
         yield from [e for e in block.get("elements", []) if e.get("type") in ("mrkdwn", "plain_text")]
 
 
-def test_a_passage_past_slacks_limit_is_escaped_then_cut_and_slack_accepts_it(world):
+def test_a_passage_full_of_markup_is_quoted_escaped_within_the_quote_limit_and_slack_accepts_it(world):
     world.event(app_mention("What does the R&D budget review cover?", "CLONG"))
     world.settle()
     [post] = world.fake.posts("CLONG")  # accepted: the fake answers invalid_blocks past Slack's limits
     [quote] = [o["text"] for o in text_objects(post["blocks"]) if o["text"].startswith("> ")]
-    assert len(quote) <= 3000 and quote.endswith("…") and "&amp;" in quote and "&lt;lab 1&gt;" in quote
-    assert not any(quote[:-1].endswith(partial) for partial in ("&", "&a", "&am", "&l", "&lt", "&g", "&gt"))
+    assert "&amp;" in quote and "&lt;lab 1&gt;" in quote and "<lab" not in quote
+    assert len(quote.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")) <= 2 + 400  # "> " + the quote
     assert all(o.get("verbatim") is True for o in text_objects(post["blocks"]) if o["type"] == "mrkdwn")
+
+
+def test_text_past_slacks_limit_is_escaped_then_cut_never_inside_an_entity():
+    """A model's answer text has no 400-character cap: the section is escaped first, then cut
+    to Slack's 3,000 characters, and never in the middle of &amp;."""
+    from bot.slack.blocks import SECTION_LIMIT, answer_blocks
+    from retrieval.types import Answer, Citation
+
+    text = LONG_TEXT.strip()
+    citation = Citation("default", "long.txt", "Long", None, 0, 40, text[:40], 1.0)
+    blocks = answer_blocks(Answer("q?", text, False, [citation], mode="llm"), "a1")
+    [section] = [o["text"] for o in text_objects(blocks[:1])]
+    assert len(section) <= SECTION_LIMIT and section.endswith("…") and "&lt;lab 1&gt;" in section
+    assert not any(section[:-1].endswith(partial) for partial in ("&", "&a", "&am", "&l", "&lt", "&g", "&gt"))
 
 
 def test_a_rate_limit_is_waited_out_and_the_answer_delivered_once(world):
