@@ -1,1 +1,2 @@
-"""Front ends: the `qa` command line and (later) the Slack app. They render and transport only."""
+"""Front ends: the `qa` command line (cli.py) and the Slack app (slack/). They render and transport only;
+the answers come from retrieval.Engine."""

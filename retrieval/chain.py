@@ -1,6 +1,7 @@
-"""build_chain(settings) -> Runnable: question -> Answer, shared by the CLI and Slack.
+"""Engine: question -> Answer, what the CLI and the Slack app call; build_chain wraps it as a
+LangChain Runnable for code that composes chains (LCEL).
 
-The chain is built once; the embedding model, the Chroma client and each corpus's
+The engine is built once; the embedding model, the Chroma client and each corpus's
 retriever are loaded on first use and then kept, so `qa chat` and `qa serve` answer warm.
 """
 
