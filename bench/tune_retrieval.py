@@ -50,10 +50,8 @@ def main() -> None:
     sides = {name: {"bm25": recall(r, rows, dense_weight=0.0), "dense": recall(r, rows, lexical_weight=0.0)}
              for name, (r, rows) in runs.items()}
     print(json.dumps(sides))
-    grid = [("rrf", k, w) for k, w in itertools.product((10, 20, 60), (0.5, 0.75, 1.0, 1.5, 2.0))]
-    grid += [("relative", 0, w) for w in (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)]
-    for fusion, rrf_k, weight in grid:
-        update = {"fusion": fusion, "lexical_weight": weight, **({"rrf_k": rrf_k} if rrf_k else {})}
+    for rrf_k, weight in itertools.product((10, 20, 60), (0.5, 0.75, 1.0, 1.5, 2.0)):
+        update = {"rrf_k": rrf_k, "lexical_weight": weight}
         print(json.dumps({**update, **{name: recall(r, rows, **update) for name, (r, rows) in runs.items()}}))
 
 

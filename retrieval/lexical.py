@@ -61,9 +61,7 @@ class LexicalIndex:
 
     def coverage(self, question: str) -> Callable[[str], float]:
         """A scorer: the IDF-weighted share of `question`'s terms that a text contains."""
-        weights = {t: self.idf(t) for t in set(terms(question))}
-        total = sum(weights.values()) or 1.0
-        return lambda text: sum(weights[t] for t in weights.keys() & set(terms(text))) / total
+        return _weighted_share({t: self.idf(t) for t in set(terms(question))})
 
     def known_coverage(self, question: str) -> tuple[float, Callable[[str], float]]:
         """The share of the question's terms that occur anywhere in the corpus (a question
@@ -71,16 +69,14 @@ class LexicalIndex:
         IDF-weighted share of those known terms that a text contains."""
         asked = set(terms(question))
         weights = {t: self.idf(t) for t in asked if self.doc_freq.get(t, 0) > 0}
-        total = sum(weights.values()) or 1.0
-        known = len(weights) / len(asked) if asked else 0.0
-        return known, lambda text: sum(weights[t] for t in weights.keys() & set(terms(text))) / total
+        return (len(weights) / len(asked) if asked else 0.0), _weighted_share(weights)
 
     def unknown_names(self, question: str) -> float:
         """1.0 when the question names someone or something (a capitalised word past its
         first) that the corpus never mentions: "What is the population of Moscow?" asked of
         documents without a Moscow."""
-        words = re.findall(r"(?<!^)(?<![.?!] )\b[A-Z][\w'’-]*[A-Za-z]", question.strip())
-        return float(any(not any(self.doc_freq.get(t, 0) for t in terms(w)) and terms(w) for w in words))
+        names = [terms(w) for w in re.findall(r"(?<!^)(?<![.?!] )\b[A-Z][\w'’-]*[A-Za-z]", question.strip())]
+        return float(any(name and not any(self.doc_freq.get(t, 0) for t in name) for name in names))
 
     def search(self, question_terms: list[str], k: int) -> list[tuple[str, float]]:
         known = [t for t in question_terms if t in self.doc_freq]
@@ -126,6 +122,12 @@ class LexicalIndex:
         ids = json.loads((folder / "ids.json").read_text())
         doc_freq = json.loads((folder / "df.json").read_text())
         return cls(ids, bm25s.BM25.load(str(folder / "bm25")), doc_freq)
+
+
+def _weighted_share(weights: dict[str, float]) -> Callable[[str], float]:
+    """A scorer: the weighted share of `weights`' terms that a text contains."""
+    total = sum(weights.values()) or 1.0
+    return lambda text: sum(weights[t] for t in weights.keys() & set(terms(text))) / total
 
 
 def lexical_index(store, cache_dir: Path) -> LexicalIndex:
