@@ -30,10 +30,10 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.serving import start_serve  # noqa: E402
-from tests.conftest import free_port  # noqa: E402
-from tests.retrieval.index_checks import squad_documents  # noqa: E402
-from tests.slack_fake import FakeSlack, app_mention, event_callback, sign  # noqa: E402
+from tests.support.index_checks import squad_documents  # noqa: E402
+from tests.support.ports import free_port  # noqa: E402
+from tests.support.serving import start_serve  # noqa: E402
+from tests.support.slack_fake import FakeSlack, app_mention, event_callback, sign  # noqa: E402
 
 SECRET = "handoff-bench-secret"
 QUESTIONS = ["What did Shoigu ask Wallace?", "What would Russia like to avoid?"]

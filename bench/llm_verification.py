@@ -3,7 +3,7 @@ Writes docs/llm_verification.md.
 
     .venv/bin/python bench/llm_verification.py
 
-No language model runs here: a scripted OpenAI-compatible server (tests/openai_fake.py)
+No language model runs here: a scripted OpenAI-compatible server (tests/support/openai_fake.py)
 plays models of known behaviour on the answerable questions of the SQuAD 2.0 development
 articles (../shared/eval/README.md), through the real chain and LangChain's OpenAI client:
 - faithful: quotes the retrieved sentence that holds the gold answer and answers with it;
@@ -35,13 +35,18 @@ sys.path.insert(0, str(ROOT))
 
 from pydantic import SecretStr  # noqa: E402
 
-from retrieval.chain import Engine  # noqa: E402
-from retrieval.evaluation import load_questions, squad_normalise  # noqa: E402
-from retrieval.ingest import ingest  # noqa: E402
-from retrieval.llm_answering import LLMAnswerer, _Checker  # noqa: E402
-from retrieval.settings import Settings  # noqa: E402
-from retrieval.splitting import Span, sentences  # noqa: E402
-from tests.openai_fake import FakeOpenAI, Step, passages_in, reply  # noqa: E402
+from retrieval import (  # noqa: E402
+    Engine,
+    LLMAnswerer,
+    QuoteChecker,
+    Settings,
+    Span,
+    ingest,
+    load_questions,
+    sentences,
+    squad_normalise,
+)
+from tests.support.openai_fake import FakeOpenAI, Step, passages_in, reply  # noqa: E402
 
 SQUAD = ROOT.parent / "shared" / "eval" / "squad-v2.0-dev-first5.json"
 OUT = ROOT / "docs" / "llm_verification.md"
@@ -127,7 +132,7 @@ def main() -> None:
     for q in questions[:200]:
         retriever, _ = engine.corpus("squad")
         passages = retriever.invoke(q.question)
-        checker = _Checker(engine.llm, q.question, passages, retriever.lexical(), "squad")
+        checker = QuoteChecker(engine.llm, q.question, passages, retriever.lexical(), "squad")
         t = time.perf_counter()
         checked, _ = checker.check([{"passage": "P1", "quote": passages[0].page_content[:120]}])
         if checked:

@@ -24,12 +24,21 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.eval_sets import EvalSet, eval_sets, heldout_squad11, mixed_documents  # noqa: E402
-from retrieval import Engine, Settings  # noqa: E402
-from retrieval.embeddings import SentenceEmbeddings  # noqa: E402
-from retrieval.evaluation import MAX_QUOTE_CHARS, Question, contains_answer, evaluate, load_questions  # noqa: E402
-from retrieval.ingest import ingest  # noqa: E402
-from retrieval.loaders import load_paths  # noqa: E402
-from retrieval.splitting import Span, sentences  # noqa: E402
+from retrieval import (  # noqa: E402
+    MAX_QUOTE_CHARS,
+    Engine,
+    Question,
+    SentenceEmbeddings,
+    Settings,
+    Span,
+    contains_answer,
+    evaluate,
+    ingest,
+    load_paths,
+    load_questions,
+    model_cache,
+    sentences,
+)
 
 CACHE = ROOT / "bench" / ".cache" / "quality"
 OFF_TOPIC = [
@@ -107,7 +116,7 @@ def main() -> None:
         shutil.rmtree(CACHE / "data", ignore_errors=True)
     settings = Settings(data_dir=CACHE / "data")
     engine = Engine(settings)
-    engine.embeddings = MemoEmbeddings(settings.embed_model, cache_dir=settings.model_cache_dir)
+    engine.embeddings = MemoEmbeddings(settings.embed_model, cache_dir=model_cache(settings))
     sets = eval_sets()
     if args.sets:
         sets = [s for s in sets if s.name in args.sets.split(",")]

@@ -26,11 +26,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from retrieval.chain import Engine  # noqa: E402
-from retrieval.ingest import ingest  # noqa: E402
-from retrieval.settings import Settings  # noqa: E402
-from tests.conftest import SEED_CORPUS, free_port, wait_for_heartbeat  # noqa: E402
-from tests.retrieval.index_checks import IngestProcess, audit, kill_feedback_writers, problems, qa_env, squad_documents  # noqa: E402
+from retrieval import Engine, Settings, ingest  # noqa: E402
+from tests.support.index_checks import IngestProcess, audit, kill_feedback_writers, problems, qa_env, squad_documents  # noqa: E402
+from tests.support.ports import free_port, wait_for_heartbeat  # noqa: E402
+from tests.support.seed import SEED_CORPUS
 
 
 def kill_loop(kills: int, work: Path, models: Path, server: tuple[str, int] | None, seed: int) -> dict:
@@ -87,7 +86,7 @@ def feedback_kills(rounds: int, work: Path, seed: int) -> dict:
 
 
 def server_restarts(restarts: int, work: Path, models: Path) -> dict:
-    from retrieval.errors import StoreUnavailable
+    from retrieval import StoreUnavailable
 
     port = free_port()
     chroma = str(Path(sys.executable).with_name("chroma"))

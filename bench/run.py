@@ -29,13 +29,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.serving import start_serve  # noqa: E402
 from bench.synthetic import build as build_synthetic  # noqa: E402
-from retrieval.chain import Engine  # noqa: E402
-from retrieval.evaluation import load_questions  # noqa: E402
-from retrieval.loaders import load_paths  # noqa: E402
-from retrieval.settings import Settings  # noqa: E402
-from retrieval.splitting import split  # noqa: E402
+from retrieval import Engine, Settings, load_paths, load_questions, model_cache, split  # noqa: E402
+from tests.support.serving import start_serve  # noqa: E402
 
 SQUAD11 = ROOT.parent / "shared" / "eval" / "squad-v1.1-dev.json"
 SEED_QUESTIONS = ROOT.parent / "shared" / "eval" / "seed_dev.jsonl"
@@ -62,7 +58,7 @@ def measured(cmd: list[str], env: dict, cwd: Path | None = None) -> tuple[float,
 
 
 def qa_env(settings: Settings) -> dict:
-    return {**os.environ, "QA_DATA_DIR": str(settings.data_dir), "QA_MODEL_CACHE": str(settings.model_cache_dir),
+    return {**os.environ, "QA_DATA_DIR": str(settings.data_dir), "QA_MODEL_CACHE": str(model_cache(settings)),
             "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
 
 
@@ -78,12 +74,12 @@ def machine() -> dict:
 def ingest_benchmark(models: Path, work: Path) -> dict:
     from sentence_transformers import SentenceTransformer
 
-    from retrieval.embeddings import _bundled_model_path
+    from retrieval import bundled_model_path
 
     documents = list(load_paths([SQUAD11]))
     chars = sum(len(d.text) for d in documents)
     passages = [p.text for d in documents for p in split(d, Settings().window_chars)]
-    model = SentenceTransformer(str(_bundled_model_path()), device="cpu")
+    model = SentenceTransformer(str(bundled_model_path()), device="cpu")
     model.encode(passages[:64], batch_size=64)  # warm
     started = time.perf_counter()
     model.encode(passages, batch_size=64, show_progress_bar=False)
@@ -105,7 +101,7 @@ def tutorial_pipeline(documents, folder: Path) -> dict:
     from langchain_core.documents import Document
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-    from retrieval.embeddings import SentenceEmbeddings
+    from retrieval import SentenceEmbeddings
 
     started = time.perf_counter()
     docs = [Document(page_content=d.text, metadata={"source": d.source}) for d in documents]
@@ -138,8 +134,8 @@ def serve_rss(settings: Settings, questions: list[str]) -> int:
     """Peak RSS (MB) of `qa serve` after answering a few mentions."""
     import httpx
 
-    from tests.conftest import free_port
-    from tests.slack_fake import FakeSlack, app_mention, event_callback, sign
+    from tests.support.ports import free_port
+    from tests.support.slack_fake import FakeSlack, app_mention, event_callback, sign
 
     fake, port, secret = FakeSlack(), free_port(), "bench-secret"
     env = {**qa_env(settings), "SLACK_API_URL": fake.api_url, "SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": secret,
@@ -191,7 +187,7 @@ def main() -> None:
     print("2/4 warm answer latency", flush=True)
     sizes = {}
     for name, settings in (("seed", seed), ("squad11", squad), ("synthetic", synth)):
-        from retrieval.store import CorpusStore, close_client, open_client
+        from retrieval import CorpusStore, close_client, open_client
 
         client = open_client(settings)
         try:

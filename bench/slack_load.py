@@ -33,10 +33,11 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.serving import start_serve  # noqa: E402
-from tests.conftest import SHOIGU_SENTENCE, free_port  # noqa: E402
-from tests.openai_fake import FakeOpenAI, citing  # noqa: E402
-from tests.slack_fake import FakeSlack, app_mention, block_action, event_callback, sign, slash_command  # noqa: E402
+from tests.support.openai_fake import FakeOpenAI, citing  # noqa: E402
+from tests.support.ports import free_port  # noqa: E402
+from tests.support.seed import SHOIGU_SENTENCE
+from tests.support.serving import start_serve  # noqa: E402
+from tests.support.slack_fake import FakeSlack, app_mention, block_action, event_callback, sign, slash_command  # noqa: E402
 
 SECRET, TOKEN = "load-test-signing-secret", "xoxb-load-test-token"
 QUESTIONS = ["What did Shoigu ask Wallace?", "What would Russia like to avoid?", "What is Ben Wallace's role?",
@@ -222,7 +223,7 @@ def report(result: dict) -> str:
 
 `bench/slack_load.py --slow`, run {time.strftime('%Y-%m-%d')} on this 2-core machine, loopback only: a real
 `qa serve` (HTTP mode) with `QA_LLM` pointed at a scripted OpenAI-compatible server
-(`tests/openai_fake.py`) that waits {result['model_delay_s']:g} s before each reply, and the fake Slack Web API.
+(`tests/support/openai_fake.py`) that waits {result['model_delay_s']:g} s before each reply, and the fake Slack Web API.
 {result['slow_answers']} mentions are sent first, so {result['slow_answers']} slow answers are in flight
 ({result['in_flight_when_burst_sent']} still unanswered when the burst went out); then {result['slow_answers']}
 `/ask` commands and {result['slow_answers']} *Helpful* / *Not helpful* clicks arrive at once.

@@ -43,10 +43,10 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.serving import start_serve  # noqa: E402
-from tests.conftest import free_port, wait_for_heartbeat  # noqa: E402
-from tests.postgres import start_cluster  # noqa: E402
-from tests.slack_fake import FakeSlack, app_mention, block_action, event_callback, message, sign  # noqa: E402
+from tests.support.ports import free_port, wait_for_heartbeat  # noqa: E402
+from tests.support.postgres import start_cluster  # noqa: E402
+from tests.support.serving import start_serve  # noqa: E402
+from tests.support.slack_fake import FakeSlack, app_mention, block_action, event_callback, message, sign  # noqa: E402
 
 SECRET, TOKEN = "soak-test-signing-secret", "xoxb-soak-test-token"
 QUESTIONS = ["What did Shoigu ask Wallace?", "What would Russia like to avoid?", "What is Ben Wallace's role?",

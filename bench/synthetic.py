@@ -4,6 +4,8 @@ sentence vectors are the real embeddings of those sentences (nothing is embedded
 
     from bench.synthetic import build
     settings = build(Path("bench/.cache/synth-100000"), passages=100_000)
+
+or from a shell: .venv/bin/python bench/synthetic.py DATA_DIR --passages 100000 [--source F] [--model-cache D]
 """
 
 from __future__ import annotations
@@ -19,12 +21,24 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from retrieval.embeddings import SentenceEmbeddings  # noqa: E402
-from retrieval.loaders import load_paths  # noqa: E402
-from retrieval.settings import Settings  # noqa: E402
-from retrieval.splitting import content_hash, document_hash, indexable_sentences  # noqa: E402
-from retrieval.store import CorpusStore, close_client, open_client, passage_sentence_text, sentence_ids  # noqa: E402
-from retrieval.types import Document, Passage, Span  # noqa: E402
+from retrieval import (  # noqa: E402
+    CorpusNotFound,
+    CorpusStore,
+    Document,
+    Passage,
+    SentenceEmbeddings,
+    Settings,
+    Span,
+    close_client,
+    content_hash,
+    document_hash,
+    indexable_sentences,
+    load_paths,
+    open_client,
+    passage_sentence_text,
+    remove_corpus,
+    sentence_ids,
+)
 
 CORPUS = "synthetic"
 PASSAGES_PER_DOCUMENT = 50
@@ -100,9 +114,10 @@ def build(data_dir: Path, passages: int, source: Path | None = None, model_cache
     articles, vectors = sentence_pool(source, embeddings, data_dir.parent / "sentence-pool")
     client = open_client(settings)
     try:
-        if any(c.name.startswith(f"qa-{CORPUS}-") for c in client.list_collections()):
-            for name in (f"qa-{CORPUS}-passages", f"qa-{CORPUS}-sentences"):
-                client.delete_collection(name)
+        try:
+            remove_corpus(client, settings, CORPUS)  # a half-built one from an interrupted run
+        except CorpusNotFound:
+            pass
         store = CorpusStore(client, settings, CORPUS, embeddings.name, create=True)
         from tqdm import tqdm
 
@@ -121,3 +136,20 @@ def build(data_dir: Path, passages: int, source: Path | None = None, model_cache
         close_client(client)  # the embedded index allows one process at a time: let qa commands in
     marker.write_text(json.dumps(wanted))
     return settings
+
+
+def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("data_dir", type=Path)
+    parser.add_argument("--passages", type=int, default=100_000)
+    parser.add_argument("--source", type=Path, default=None, help="a SQuAD-format file (default: SQuAD 1.1 dev)")
+    parser.add_argument("--model-cache", type=Path, default=None)
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args()
+    build(args.data_dir, args.passages, args.source, args.model_cache, progress=not args.quiet)
+
+
+if __name__ == "__main__":
+    main()

@@ -21,9 +21,16 @@ sys.path.insert(0, str(ROOT))
 
 from bench.eval_sets import eval_sets  # noqa: E402
 from bench.quality import CACHE, OFF_TOPIC  # noqa: E402
-from retrieval import Engine, Settings  # noqa: E402
-from retrieval.answering import AnswerSettings, abstention_features  # noqa: E402
-from retrieval.evaluation import MAX_QUOTE_CHARS, Question, contains_answer, load_questions  # noqa: E402
+from retrieval import (  # noqa: E402
+    MAX_QUOTE_CHARS,
+    AnswerSettings,
+    Engine,
+    Question,
+    Settings,
+    abstention_features,
+    contains_answer,
+    load_questions,
+)
 
 
 def collect(engine: Engine) -> list[tuple[str, str, Question, object]]:

@@ -18,9 +18,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.eval_sets import eval_sets  # noqa: E402
 from bench.quality import CACHE  # noqa: E402
-from retrieval import Engine, Settings  # noqa: E402
-from retrieval.evaluation import contains_answer, load_questions  # noqa: E402
-from retrieval.lexical import terms  # noqa: E402
+from retrieval import Engine, Settings, contains_answer, load_questions, terms  # noqa: E402
 
 
 def main() -> None:

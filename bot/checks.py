@@ -31,14 +31,14 @@ def slack_configured(settings: Settings) -> bool:
     return any(s is not None for s in (settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token))
 
 
-def run_checks(settings: Settings, slack: bool) -> list[Check]:
+def run_checks(settings: Settings, slack: bool, holder=None) -> list[Check]:
     """Every check, whatever fails: the model, the store, the corpora, and with `slack` the
     Slack credentials and the feedback file. Leaves the store open (qa serve goes on to use
-    it; an embedded store stays held by this process)."""
+    it; an embedded store stays held by this process, named as `holder` says)."""
     checks = [_model(settings)]
     if settings.llm:
         checks.append(_llm(settings))
-    store_check, client = _store(settings)
+    store_check, client = _store(settings, holder)
     checks.append(store_check)
     if client is not None:
         checks.extend(_corpora(settings, client))
@@ -54,7 +54,7 @@ def problems(checks: list[Check]) -> list[Check]:
 
 
 def _model(settings: Settings) -> Check:
-    from retrieval.embeddings import SentenceEmbeddings
+    from retrieval.search.embeddings import SentenceEmbeddings
 
     embeddings = SentenceEmbeddings.from_settings(settings)
     try:
@@ -71,7 +71,7 @@ def _llm(settings: Settings) -> Check:
     """QA_LLM names a chat model that can be set up: its provider package is installed and
     it has what it needs to start (an API key...). Nothing is sent to it: a start-up check
     must not cost a request, and answers fall back to extractive when the model fails."""
-    from retrieval.llm import chat_model
+    from retrieval.answer.chat_model import chat_model
 
     try:
         chat_model(settings)
@@ -80,13 +80,13 @@ def _llm(settings: Settings) -> Check:
     return Check("LLM", True, f"{settings.llm} is set up (not called)")  # no URL: it may hold credentials
 
 
-def _store(settings: Settings):
-    from retrieval.store import open_client
+def _store(settings: Settings, holder):
+    from retrieval.store.client import open_client
 
     where = (f"Chroma server at {settings.chroma_host}:{settings.chroma_port}" if settings.server_mode
              else f"embedded index in {settings.data_dir}")
     try:
-        return Check("store", True, f"{where} answers"), open_client(settings)
+        return Check("store", True, f"{where} answers"), open_client(settings, holder)
     except QAError as exc:  # StoreUnavailable, StoreBusy, an unusable data directory
         return Check("store", False, str(exc)), None
     except Exception as exc:
@@ -97,9 +97,9 @@ def _corpora(settings: Settings, client) -> list[Check]:
     """The default corpus must be there; a corpus only some channels (or the access file) use
     is a warning (those channels are told it is not ingested yet, and it is picked up once it is)."""
     from bot.slack.access import configured_corpora
-    from retrieval.embeddings import model_id
     from retrieval.errors import CorpusNotFound
-    from retrieval.store import CorpusStore
+    from retrieval.search.embeddings import model_id
+    from retrieval.store.corpus import CorpusStore
 
     checks = []
     for corpus in [settings.corpus, *sorted(configured_corpora(settings) - {settings.corpus})]:

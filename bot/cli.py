@@ -35,6 +35,20 @@ def load_settings(ctx: click.Context, **overrides):
         raise UsageFailure(f"invalid setting: {problems}") from None
 
 
+def holder(ctx: click.Context):
+    """This command as another qa process sees it when this one holds the index: `qa serve`
+    and `qa chat` are long-running (the other refuses at once rather than wait for them);
+    waiting for another is said on stderr when it is a terminal."""
+    from retrieval.store.process_lock import Holder
+
+    return Holder(f"qa {ctx.info_name}", long_running=ctx.info_name in ("serve", "chat"), on_wait=_say_waiting)
+
+
+def _say_waiting(message: str) -> None:
+    if sys.stderr.isatty():
+        click.echo(message, err=True)
+
+
 def user_errors(command):
     """Errors the user can act on become one line (exit 2 for usage, 1 otherwise)."""
 
@@ -95,12 +109,12 @@ def ingest(ctx, paths, corpus, prune, follow_symlinks, as_json):
     Files larger than QA_MAX_FILE_MB are skipped with a warning. While `qa serve` runs on
     the same embedded index, the bot does the ingest (and answers from it at once).
     """
-    from retrieval.ingest import ingest as run_ingest
-    from retrieval.locking import StoreBusy
+    from retrieval.ingest.pipeline import ingest as run_ingest
+    from retrieval.store.process_lock import StoreBusy
 
     settings = load_settings(ctx, corpus=corpus)
     try:
-        report = run_ingest(list(paths), settings.corpus, settings, prune=prune,  # checks every path first
+        report = run_ingest(list(paths), settings.corpus, settings, prune=prune, holder=holder(ctx),  # checks every path first
                             follow_symlinks=follow_symlinks)
     except StoreBusy as busy:
         report = _ingest_through_serve(settings, list(paths), prune, follow_symlinks, busy)
@@ -134,7 +148,7 @@ def _ingest_through_serve(settings, paths: list[str], prune: bool, follow_symlin
     """The embedded index is held by another process. When that is `qa serve`, it does the
     ingest (bot/handoff.py); any other holder (`qa chat`...) keeps the refusal."""
     from bot.handoff import HandoffUnavailable, hand_over_ingest
-    from retrieval.locking import StoreBusy
+    from retrieval.store.process_lock import StoreBusy
 
     if not busy.owner or busy.owner.get("command") != "qa serve":
         raise busy
@@ -168,12 +182,12 @@ def ask(ctx, question, corpus, batch, as_json, stream):
     checked word for word against the documents; anything that fails the check is not
     shown, and the answer falls back to the best passage.
     """
-    from retrieval.chain import Engine
+    from retrieval.engine import Engine
 
     if (question is None) == (batch is None):
         raise UsageFailure("give a QUESTION or --batch FILE (not both)")
     settings = load_settings(ctx, corpus=corpus)
-    engine = Engine(settings)
+    engine = Engine(settings, holder=holder(ctx))
     if batch is None:
         stream = stream if stream is not None else sys.stderr.isatty() and not as_json
         _print_answer(_answer_streaming(engine, question, stream), as_json)
@@ -232,11 +246,11 @@ def _print_answer(answer, as_json: bool) -> None:
 @user_errors
 def chat(ctx, corpus):
     """Ask questions one after another; the model stays loaded. Ctrl-D or 'quit' ends."""
-    from retrieval.chain import Engine
+    from retrieval.engine import Engine
     from retrieval.errors import QAError
 
     settings = load_settings(ctx, corpus=corpus)
-    engine = Engine(settings)
+    engine = Engine(settings, holder=holder(ctx))
     engine.warm_up()  # fail now, not after the first question, if the corpus is missing
     click.echo(f"Asking corpus '{settings.corpus}'. Ctrl-D or 'quit' to end.")
     while True:
@@ -271,7 +285,7 @@ def evaluate(ctx, files, corpus, as_json, answerable_only):
     whether every quote is verbatim, and latency p50/p95. Give a set's development and
     held-out files together to see both.
     """
-    from retrieval.chain import Engine
+    from retrieval.engine import Engine
     from retrieval.evaluation import evaluate as run_eval
     from retrieval.evaluation import load_questions
 
@@ -283,7 +297,7 @@ def evaluate(ctx, files, corpus, as_json, answerable_only):
             raise UsageFailure(f"{file} is neither seed-format JSONL nor SQuAD JSON ({type(exc).__name__}: {exc})") from None
         sets.append((file, [q for q in questions if q.answerable] if answerable_only else questions))
     settings = load_settings(ctx, corpus=corpus)
-    engine = Engine(settings)
+    engine = Engine(settings, holder=holder(ctx))
     engine.warm_up()  # latency figures are for warm answers
     results = [{"corpus": settings.corpus, "file": str(file), **run_eval(questions, lambda q: engine.answer(q), k=5)}
                for file, questions in sets]
@@ -304,10 +318,11 @@ def corpora(ctx, as_json):
     """List corpora with their document and passage counts."""
     from dataclasses import asdict
 
-    from retrieval.store import list_corpora, open_client
+    from retrieval.store.client import open_client
+    from retrieval.store.corpus import list_corpora
 
     settings = load_settings(ctx)
-    infos = list_corpora(open_client(settings), settings)
+    infos = list_corpora(open_client(settings, holder(ctx)), settings)
     if as_json:
         click.echo(json.dumps([asdict(i) for i in infos]))
         return
@@ -325,11 +340,13 @@ def remove(ctx, corpus):
     """Delete a corpus and everything stored for it."""
     import shutil
 
-    from retrieval.store import open_client, remove_corpus
+    from retrieval.store.client import open_client
+    from retrieval.store.corpus import remove_corpus
+    from retrieval.store.naming import lexical_cache
 
     settings = load_settings(ctx, corpus=corpus)
-    remove_corpus(open_client(settings), settings, corpus)
-    shutil.rmtree(settings.data_dir / "lexical" / corpus, ignore_errors=True)
+    remove_corpus(open_client(settings, holder(ctx)), settings, corpus, holder(ctx))
+    shutil.rmtree(lexical_cache(settings.data_dir) / corpus, ignore_errors=True)
     click.echo(f"removed corpus '{corpus}'")
 
 
@@ -354,7 +371,7 @@ def serve(ctx, host, port):
     from bot.slack.server import serve as run
 
     settings = load_settings(ctx)
-    checks = run_checks(settings, slack=True)
+    checks = run_checks(settings, slack=True, holder=holder(ctx))
     found = problems(checks)
     if found:
         raise click.ClickException(
@@ -367,7 +384,7 @@ def serve(ctx, host, port):
             logging.getLogger("qa.serve").warning("%s: %s", check.name, check.detail)
     # An embedded index is this process's from the checks on: `qa ingest` hands its work here.
     with taking_ingests(settings):
-        run(settings, host, port)
+        run(settings, host, port, holder(ctx))
 
 
 @cli.command()
@@ -381,7 +398,7 @@ def doctor(ctx, slack):
     from bot.checks import problems, run_checks, slack_configured
 
     settings = load_settings(ctx)
-    checks = run_checks(settings, slack=slack_configured(settings) if slack is None else slack)
+    checks = run_checks(settings, slack=slack_configured(settings) if slack is None else slack, holder=holder(ctx))
     for check in checks:
         click.echo(check.line())
     found = problems(checks)

@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .loaders import load_file
-from .quotes import MAX_QUOTE_CHARS  # a first citation longer than this is not a usable quote
+from .answer.quotes import MAX_QUOTE_CHARS  # a first citation longer than this is not a usable quote
+from .ingest.loaders import load_file
 from .types import Answer
 
 

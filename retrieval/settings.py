@@ -126,10 +126,6 @@ class Settings(BaseSettings):
         return value or None
 
     @property
-    def model_cache_dir(self) -> Path:
-        return self.model_cache or self.data_dir / "models"
-
-    @property
     def server_mode(self) -> bool:
         return self.chroma_host is not None
 

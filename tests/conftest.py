@@ -5,26 +5,19 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.postgres import start_cluster
+from tests.support.chroma import ChromaServer
+from tests.support.ports import wait_for_heartbeat
+from tests.support.postgres import start_cluster
+from tests.support.seed import EVAL_DIR, SEED_CORPUS
 
-ROOT = Path(__file__).resolve().parents[1]
-SEED_CORPUS = ROOT / "corpus"
-SEED_FILE = SEED_CORPUS / "wallace-shoigu-2022-02-11.txt"
-EVAL_DIR = Path(os.environ.get("QA_EVAL_DIR") or ROOT.parent / "shared" / "eval")
 if not (EVAL_DIR / "seed_dev.jsonl").is_file():
     raise RuntimeError(f"evaluation data not found in {EVAL_DIR}: the tests expect ../shared/eval beside the "
                        "checkout (or set QA_EVAL_DIR)")
-SHOIGU_SENTENCE = "Shoigu asked Wallace to explain why the UK has deployed its special forces troops in Ukraine"
 
 
 @pytest.fixture(scope="session")
@@ -61,24 +54,6 @@ def seed_copy(tmp_path) -> Path:
     return target
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_heartbeat(port: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"chroma server on port {port} did not start")
-
-
 @pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory):
     """A real `chroma run` on a free loopback port: the one .ci/run started (QA_TEST_CHROMA_PORT)
@@ -88,21 +63,8 @@ def chroma_server(tmp_path_factory):
         wait_for_heartbeat(port)
         yield "127.0.0.1", port
         return
-    port = free_port()
-    chroma = Path(sys.executable).with_name("chroma")
-    path = tmp_path_factory.mktemp("chroma-server")
-    log = open(path / "server.log", "wb")
-    process = subprocess.Popen(
-        [str(chroma), "run", "--path", str(path / "db"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_for_heartbeat(port)
-        yield "127.0.0.1", port
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
+    with ChromaServer(tmp_path_factory.mktemp("chroma-server")) as server:
+        yield "127.0.0.1", server.port
 
 
 @pytest.fixture

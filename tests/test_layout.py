@@ -1,5 +1,7 @@
 """The house shows the pipeline: no import cycle among the project's modules (imports inside
-functions included), and the store imports nothing above it."""
+functions included); each stage of retrieval imports only the stages below it, so the store
+imports nothing above it; bench/ uses only the public API and shares no code with tests/
+except tests/support."""
 
 from __future__ import annotations
 
@@ -7,12 +9,17 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("retrieval", "bot")
-ABOVE_THE_STORE = ("retrieval.loaders", "retrieval.splitting", "retrieval.ingest", "retrieval.embeddings",
-                   "retrieval.onnx_encoder", "retrieval.lexical", "retrieval.retriever", "retrieval.answering",
-                   "retrieval.answer_types", "retrieval.llm", "retrieval.llm_answering", "retrieval.prompts",
-                   "retrieval.quotes", "retrieval.injection", "retrieval.chain", "bot")
-STORE = ("retrieval.store", "retrieval.locking", "retrieval.reachability")
+PACKAGES = ("retrieval", "bot", "bench", "tests")
+# Each layer may import the layers before it, never one after it; ingest and answer sit side
+# by side and do not import each other.
+LAYERS = [
+    ("retrieval.types", "retrieval.errors", "retrieval.settings", "retrieval.injection"),
+    ("retrieval.store",),
+    ("retrieval.search",),
+    ("retrieval.ingest", "retrieval.answer"),
+    ("retrieval.engine", "retrieval.evaluation"),
+    ("bot",),
+]
 
 
 def module_name(path: Path) -> str:
@@ -39,7 +46,8 @@ def imports_of(path: Path) -> set[str]:
 
 
 def graph() -> dict[str, set[str]]:
-    modules = {module_name(p): p for package in PACKAGES for p in (ROOT / package).rglob("*.py")}
+    modules = {module_name(p): p for package in PACKAGES for p in (ROOT / package).rglob("*.py")
+               if ".cache" not in p.parts}
     return {name: {m for m in imports_of(path) if m in modules and m != name} for name, path in modules.items()}
 
 
@@ -83,10 +91,62 @@ def test_the_project_has_no_import_cycle():
     assert cycles(edges) == []
 
 
-def test_the_store_imports_nothing_above_it():
-    edges = graph()
-    wrong = {m: sorted(o for o in edges[m] if o.startswith(ABOVE_THE_STORE)) for m in STORE}
-    assert {m: o for m, o in wrong.items() if o} == {}
+def layer_of(module: str) -> tuple[int, str] | None:
+    for number, layer in enumerate(LAYERS):
+        for part in layer:
+            if module == part or module.startswith(part + "."):
+                return number, part
+    return None
+
+
+def upward_imports(edges: dict[str, set[str]]) -> dict[str, list[str]]:
+    """Imports of a module in a later layer, or of the other package of its own layer."""
+    wrong = {}
+    for module, targets in edges.items():
+        here = layer_of(module)
+        if here is None:
+            continue
+        bad = [t for t in targets if (there := layer_of(t)) and (there[0] > here[0] or (there[0] == here[0] and there[1] != here[1]))]
+        if bad:
+            wrong[module] = sorted(bad)
+    return wrong
+
+
+def test_each_stage_imports_only_the_stages_below_it_so_the_store_imports_nothing_above_it():
+    assert upward_imports(graph()) == {}
+
+
+def test_the_layer_check_catches_the_store_importing_the_answerer():
+    edges = {"retrieval.store.corpus": {"retrieval.answer.quotes"}, "retrieval.answer.quotes": set(),
+             "retrieval.ingest.pipeline": {"retrieval.answer.quotes", "retrieval.store.corpus"}}
+    assert upward_imports(edges) == {"retrieval.ingest.pipeline": ["retrieval.answer.quotes"],
+                                     "retrieval.store.corpus": ["retrieval.answer.quotes"]}
+
+
+def modules_named(path: Path) -> set[str]:
+    """The modules `path` imports from, as written (`from retrieval import ingest` names
+    `retrieval`, whose public API holds the function `ingest`)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            found.add(node.module or "")
+    return found
+
+
+def imported_by(folder: str, wanted) -> dict[str, list[str]]:
+    found = {}
+    for path in (ROOT / folder).rglob("*.py"):
+        if ".cache" not in path.parts and (bad := sorted(m for m in modules_named(path) if wanted(m))):
+            found[module_name(path)] = bad
+    return found
+
+
+def test_bench_uses_only_the_public_api_and_bench_and_tests_share_only_tests_support():
+    assert imported_by("bench", lambda m: m.startswith("retrieval.")) == {}
+    assert imported_by("bench", lambda m: m.split(".")[0] == "tests" and not m.startswith("tests.support")) == {}
+    assert imported_by("tests", lambda m: m.split(".")[0] == "bench") == {}
 
 
 def test_the_cycle_finder_finds_a_cycle():

@@ -10,7 +10,7 @@ from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
-from retrieval.chain import Engine
+from retrieval.engine import Engine
 from retrieval.errors import QAError
 from retrieval.settings import Settings
 

@@ -12,10 +12,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from retrieval.chain import Engine
+from retrieval.engine import Engine
 from retrieval.errors import CorpusNotFound, QAError, UsageError
 from retrieval.settings import Settings
-from retrieval.store import list_corpora
+from retrieval.store.corpus import list_corpora
 from retrieval.types import Answer
 
 from .access import AccessControl, Admission, Asker, home_asker

@@ -13,7 +13,7 @@ from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.adapter.asgi import SlackRequestHandler
 from slack_bolt.adapter.asgi.http_request import AsgiHttpRequest
 
-from retrieval.chain import Engine
+from retrieval.engine import Engine
 from retrieval.errors import QAError
 from retrieval.settings import Settings
 
@@ -142,10 +142,10 @@ def warm(engine: Engine, settings: Settings) -> None:
             log.warning("corpus '%s' not ready: %s", corpus, exc)
 
 
-def serve(settings: Settings, host: str, port: int) -> None:
+def serve(settings: Settings, host: str, port: int, holder=None) -> None:
     if settings.slack_app_token is None and settings.slack_signing_secret is None:
         raise QAError("HTTP mode needs SLACK_SIGNING_SECRET to verify requests (or set SLACK_APP_TOKEN for Socket Mode)")
-    engine = Engine(settings)
+    engine = Engine(settings, holder=holder)
     app = create_app(settings, engine)
     warm(engine, settings)
     if settings.slack_app_token is not None:

@@ -45,6 +45,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from retrieval.errors import QAError
 from retrieval.settings import Settings
+from retrieval.store.naming import slack_state
 from retrieval.types import Answer, Turn
 
 EVENT_TTL = 24 * 3600  # Slack retries within minutes; a day is ample
@@ -132,7 +133,7 @@ class FeedbackSummary:
 def state_url(settings: Settings) -> URL:
     """QA_STATE_URL, or the SQLite file in the data directory."""
     if settings.state_url is None:
-        return URL.create("sqlite", database=str(settings.data_dir / "slack.sqlite3"))
+        return URL.create("sqlite", database=str(slack_state(settings.data_dir)))
     url = make_url(settings.state_url.get_secret_value())
     if url.drivername in ("postgresql", "postgres"):
         url = url.set(drivername="postgresql+psycopg")  # psycopg 3 is the driver installed
@@ -162,7 +163,7 @@ class SlackState:
 
     @classmethod
     def in_data_dir(cls, data_dir: Path, retention_days: float = 30) -> "SlackState":
-        return cls(data_dir / "slack.sqlite3", retention_days)
+        return cls(slack_state(data_dir), retention_days)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "SlackState":

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.support.seed import ROOT
 
 pytestmark = pytest.mark.integration
 

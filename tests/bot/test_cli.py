@@ -1,15 +1,21 @@
 """The `qa` command line: the contract other tools and tests rely on."""
 
 import json
+import os
+import queue
 import subprocess
 import sys
+import threading
 import time
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from bot.cli import cli
-from tests.conftest import EVAL_DIR, ROOT, SEED_CORPUS, SHOIGU_SENTENCE, free_port
+from tests.support.chroma import ChromaServer
+from tests.support.ports import free_port
+from tests.support.seed import EVAL_DIR, ROOT, SEED_CORPUS, SHOIGU_SENTENCE
 
 pytestmark = pytest.mark.integration
 
@@ -70,23 +76,53 @@ def test_chat_keeps_answering_until_quit(ingested):
     assert "special forces" in result.output and "would like to avoid" in result.output
 
 
-def test_chat_says_when_the_store_fails_on_a_question_and_keeps_the_session(ingested, monkeypatch):
-    from retrieval.chain import Engine
-    from retrieval.errors import StoreUnavailable
+class Chat:
+    """`qa chat` in its own process, read line by line as a user would read it."""
 
-    answer = Engine.answer
-    failures = [StoreUnavailable("cannot reach the Chroma server at 127.0.0.1:8000; start it")]
+    def __init__(self, env: dict):
+        self.process = subprocess.Popen([str(Path(sys.executable).with_name("qa")), "chat"], cwd=ROOT, env=env, text=True,
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.lines: queue.Queue[tuple[str, str]] = queue.Queue()
+        for name, stream in (("out", self.process.stdout), ("err", self.process.stderr)):
+            threading.Thread(target=self._read, args=(name, stream), daemon=True).start()
 
-    def store_fails_once(self, *args, **kwargs):
-        if failures:
-            raise failures.pop()
-        return answer(self, *args, **kwargs)
+    def _read(self, name, stream):
+        for line in stream:
+            self.lines.put((name, line.rstrip("\n")))
 
-    monkeypatch.setattr(Engine, "answer", store_fails_once)
-    result = qa("chat", input="What did Shoigu ask Wallace?\nWhat did Shoigu ask Wallace?\nquit\n")
-    assert result.exit_code == 0
-    assert result.stderr.strip().splitlines() == ["error: cannot reach the Chroma server at 127.0.0.1:8000; start it"]
-    assert "special forces" in result.stdout  # the next question was answered
+    def ask(self, question: str) -> None:
+        self.process.stdin.write(question + "\n")
+        self.process.stdin.flush()
+
+    def next_line(self, where: str, containing: str, timeout: float = 120) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            name, line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            if name == where and containing in line:
+                return line
+
+
+def test_chat_says_when_the_store_fails_on_a_question_and_keeps_the_session(tmp_path):
+    with ChromaServer(tmp_path / "chroma") as server:
+        env = {**os.environ, **server.env, "QA_CHROMA_TIMEOUT": "10"}
+        subprocess.run([str(Path(sys.executable).with_name("qa")), "ingest", str(SEED_CORPUS)], env=env, check=True,
+                       capture_output=True)
+        chat = Chat(env)
+        try:
+            chat.ask("What did Shoigu ask Wallace?")
+            assert "special forces" in chat.next_line("out", "special forces")
+            server.stop()  # the store goes away mid-session
+            chat.ask("What did Shoigu ask Wallace?")
+            assert chat.next_line("err", "error:") == (f"error: cannot reach the Chroma server at 127.0.0.1:{server.port}; "
+                                                       "start it (chroma run --path DIR --port PORT) or unset CHROMA_HOST "
+                                                       "to use the embedded store")
+            server.start()  # back on the same folder and port: the same session answers again
+            chat.ask("What did Shoigu ask Wallace?")
+            assert "special forces" in chat.next_line("out", "special forces")
+            chat.ask("quit")
+            assert chat.process.wait(timeout=30) == 0
+        finally:
+            chat.process.kill()
 
 
 def test_eval_prints_every_metric(ingested):
@@ -212,7 +248,8 @@ def test_a_bad_batch_line_is_named(tmp_path, line, message):
 
 def stored_text(corpus: str = "default") -> str:
     from retrieval.settings import Settings
-    from retrieval.store import CorpusStore, close_client, open_client
+    from retrieval.store.client import close_client, open_client
+    from retrieval.store.corpus import CorpusStore
 
     settings = Settings()
     client = open_client(settings)

@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import cli
-from tests.conftest import SEED_CORPUS, SHOIGU_SENTENCE
-from tests.openai_fake import FakeOpenAI, Step, citing, passage_of, reply
+from tests.support.openai_fake import FakeOpenAI, Step, citing, passage_of, reply
+from tests.support.seed import SEED_CORPUS, SHOIGU_SENTENCE
 
 pytestmark = pytest.mark.integration
 
@@ -48,14 +48,16 @@ def test_ask_stream_shows_the_draft_on_stderr_and_only_the_checked_answer_on_std
 
 
 def test_ask_json_reports_the_mode_and_every_dropped_quote(ingested, monkeypatch):
+    labels = []  # the label the model cited the made-up quote under
+
     def mixed(body):
         p = passage_of(body, SHOIGU_SENTENCE)
+        labels.append(p)
         return reply([(p, "Shoigu demanded an apology from Britain"), (p, SHOIGU_SENTENCE)], ANSWER.replace("[P]", f"[{p}]"))
     with FakeOpenAI(mixed) as fake:
         out = json.loads(qa_with_model(monkeypatch, fake, "ask", QUESTION, "--json").stdout)
     assert out["mode"] == "llm" and [c["quote"] for c in out["citations"]] == [SHOIGU_SENTENCE]
-    assert out["dropped_quotes"] == [{"passage": out["dropped_quotes"][0]["passage"],
-                                      "quote": "Shoigu demanded an apology from Britain",
+    assert out["dropped_quotes"] == [{"passage": labels[0], "quote": "Shoigu demanded an apology from Britain",
                                       "reason": "not found word for word in any retrieved passage"}]
 
 

@@ -1,8 +1,10 @@
 """`qa ingest` while `qa serve` holds the embedded index: the bot does the ingest.
 
-The first tests drive the socket protocol (bot/handoff.py) with a scripted ingest in place
-of the real one, so they need no model; the last ones run a real `qa serve` and real
-`qa ingest` processes, as a user would."""
+The first tests drive the socket protocol (bot/handoff.py) against a bot running the real
+ingest in this process. The four that must hold an ingest mid-way (a second ingest waiting
+for the first, giving up, a client or the bot going away mid-ingest) use a scripted ingest
+that can be held. The last ones run a real `qa serve` and real `qa ingest` processes, as a
+user would."""
 
 from __future__ import annotations
 
@@ -21,26 +23,44 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bench.serving import start_serve
 from bot.cli import cli
 from bot.handoff import Caller, CallerRules, HandoffServer, HandoffUnavailable, hand_over_ingest, socket_path
 from retrieval.errors import QAError, UsageError
-from retrieval.ingest import IngestReport, ingest
-from retrieval.loaders import LINK_NOT_FOLLOWED
-from retrieval.locking import OWNER_FILE
-from tests.conftest import SEED_CORPUS, free_port
-from tests.retrieval.index_checks import audit, problems, qa_env
-from tests.slack_fake import FakeSlack, app_mention, event_callback, post_signed
+from retrieval.ingest.loaders import LINK_NOT_FOLLOWED
+from retrieval.ingest.pipeline import IngestReport, ingest
+from retrieval.store.client import close_client, open_client
+from retrieval.store.corpus import CorpusStore
+from retrieval.store.naming import owner_file
+from tests.support.index_checks import audit, problems, qa_env
+from tests.support.ports import free_port
+from tests.support.seed import SEED_CORPUS
+from tests.support.serving import start_serve
+from tests.support.slack_fake import FakeSlack, app_mention, event_callback, post_signed
 
 SECRET = "handoff-signing-secret"
 CANTEEN = "The canteen serves lentil soup on Fridays."
 
 
+class RealIngest:
+    """The real ingest, as `qa serve` runs it for a `qa ingest` (bot/handoff.py's
+    start_handoff), recording what each call was asked to do."""
+
+    def __init__(self):
+        self.calls: list[dict] = []
+
+    def __call__(self, paths, corpus, settings, prune, on_document, cwd=None, follow_symlinks=False, may_read=None):
+        self.calls.append({"paths": paths, "corpus": corpus, "prune": prune, "window_chars": settings.window_chars})
+        self.rules = {"cwd": cwd, "follow_symlinks": follow_symlinks, "max_file_mb": settings.max_file_mb,
+                      "may_read": may_read}
+        return ingest(paths, corpus, settings, prune=prune, progress=False, on_document=on_document, cwd=cwd,
+                      follow_symlinks=follow_symlinks, may_read=may_read)
+
+
 class ScriptedIngest:
-    """Stands in for retrieval.ingest.ingest in the bot: records each call, commits every
-    path as a document (or `documents` made-up ones), each after `pause` seconds, reporting
-    progress after each, and reports them all added. With `block`, it waits for that event
-    before the first."""
+    """Stands in for the real ingest where a test must hold one mid-way: records each call,
+    commits every path as a document (or `documents` made-up ones), each after `pause`
+    seconds, reporting progress after each, and reports them all added. With `block`, it
+    waits for that event before the first."""
 
     def __init__(self, block: threading.Event | None = None, documents: int | None = None, pause: float = 0.0):
         self.calls: list[dict] = []
@@ -83,12 +103,12 @@ def wait_until(condition, timeout: float = 10.0) -> None:
 
 @pytest.fixture
 def bot(settings):
-    """A listening HandoffServer with a scripted ingest; `bot(ingest=..., **settings)` for others."""
+    """A listening HandoffServer running the real ingest; `bot(ingest=..., **settings)` for others."""
     started: list[HandoffServer] = []
 
     def start(ingest=None, **overrides) -> HandoffServer:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        server = HandoffServer(settings.model_copy(update=overrides), ingest or ScriptedIngest())
+        server = HandoffServer(settings.model_copy(update=overrides), ingest or RealIngest())
         server.start()
         started.append(server)
         return server
@@ -98,44 +118,58 @@ def bot(settings):
         server.close()
 
 
+def documents(folder: Path, *names: str) -> list[str]:
+    """One-sentence documents named `names` under `folder`, distinct so none is a duplicate."""
+    paths = []
+    for number, name in enumerate(names):
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"Note {number}: {CANTEEN}\n")
+        paths.append(str(path))
+    return paths
+
+
 def test_the_bot_runs_the_ingest_it_is_handed_and_sends_back_progress_and_the_report(settings, bot, tmp_path):
-    scripted = ScriptedIngest()
-    bot(ingest=scripted)
+    real = RealIngest()
+    bot(ingest=real)
+    a, b = documents(tmp_path, "a.txt", "b/inside.txt")
     progress: list[str] = []
-    report, pid = hand_over_ingest(settings, [str(tmp_path / "a.txt"), str(tmp_path / "b")], "news", True, progress.append)
+    report, pid = hand_over_ingest(settings, [a, str(tmp_path / "b")], "news", True, progress.append)
     assert pid == os.getpid()
-    assert scripted.calls == [{"paths": [str(tmp_path / "a.txt"), str(tmp_path / "b")], "corpus": "news", "prune": True,
-                               "window_chars": settings.window_chars}]
-    assert progress == [f"1/2 passages: {tmp_path / 'a.txt'}", f"2/2 passages: {tmp_path / 'b'}"]
-    assert report == IngestReport("news", added=[str(tmp_path / "a.txt"), str(tmp_path / "b")], passages_written=2)
+    assert real.calls == [{"paths": [a, str(tmp_path / "b")], "corpus": "news", "prune": True,
+                           "window_chars": settings.window_chars}]
+    assert progress == [f"1/2 passages: {a}", f"2/2 passages: {b}"]
+    assert report == IngestReport("news", added=[a, b], passages_written=2)
 
 
-def test_the_socket_is_open_to_its_user_alone_and_removed_when_the_bot_stops(settings, bot):
+def test_the_socket_is_open_to_its_user_alone_and_removed_when_the_bot_stops(settings, bot, tmp_path):
     server = bot()
     mode = os.stat(socket_path(settings)).st_mode
     assert stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o600
     server.close()
     assert not socket_path(settings).exists()
     with pytest.raises(HandoffUnavailable, match="nothing answers on"):
-        hand_over_ingest(settings, ["/x.txt"], "default", False)
+        hand_over_ingest(settings, documents(tmp_path, "x.txt"), "default", False)
 
 
-def test_a_socket_left_by_a_killed_bot_answers_nobody_and_the_next_bot_replaces_it(settings, bot):
+def test_a_socket_left_by_a_killed_bot_answers_nobody_and_the_next_bot_replaces_it(settings, bot, tmp_path):
     settings.data_dir.mkdir(parents=True)
     leftover = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     leftover.bind(str(socket_path(settings)))  # bound, then its process died: the file stays, nobody listens
     leftover.close()
+    paths = documents(tmp_path, "x.txt")
     with pytest.raises(HandoffUnavailable, match="nothing answers on"):
-        hand_over_ingest(settings, ["/x.txt"], "default", False)
+        hand_over_ingest(settings, paths, "default", False)
     bot()
-    assert hand_over_ingest(settings, ["/x.txt"], "default", False)[0].added == ["/x.txt"]
+    assert hand_over_ingest(settings, paths, "default", False)[0].added == paths
 
 
-def test_a_socket_that_someone_answers_on_is_never_taken_over(settings, bot):
+def test_a_socket_that_someone_answers_on_is_never_taken_over(settings, bot, tmp_path):
     bot()
     with pytest.raises(QAError, match="another process answers on"):
         bot()
-    assert hand_over_ingest(settings, ["/x.txt"], "default", False)[0].added == ["/x.txt"]  # the first still serves
+    paths = documents(tmp_path, "x.txt")
+    assert hand_over_ingest(settings, paths, "default", False)[0].added == paths  # the first still serves
 
 
 def test_a_second_ingest_waits_for_the_first(settings, bot):
@@ -181,18 +215,26 @@ def test_a_second_ingest_gives_up_after_qa_lock_wait(settings, bot):
     (["/docs"], "default", "other/model", QAError, "embeds with 'sentence-transformers/all-MiniLM-L6-v2', not 'other/model'"),
 ])
 def test_a_request_the_bot_cannot_honour_is_refused_and_nothing_runs(settings, bot, paths, corpus, model, error, message):
-    scripted = ScriptedIngest()
-    bot(ingest=scripted)
+    real = RealIngest()
+    bot(ingest=real)
     with pytest.raises(error, match=message.replace("(", r"\(").replace(")", r"\)")):
         hand_over_ingest(settings.model_copy(update={"embed_model": model}), paths, corpus, False)
-    assert scripted.calls == []
+    assert real.calls == []
 
 
-def test_the_clients_window_size_is_used_as_a_local_ingest_would(settings, bot):
-    scripted = ScriptedIngest()
-    bot(ingest=scripted)
-    hand_over_ingest(settings.model_copy(update={"window_chars": 900}), ["/docs"], "default", False)
-    assert scripted.calls[0]["window_chars"] == 900
+def test_the_clients_window_size_is_used_as_a_local_ingest_would(settings, bot, tmp_path):
+    real = RealIngest()
+    bot(ingest=real)
+    long = tmp_path / "long.txt"
+    long.write_text(" ".join(f"Sentence number {i} says something about the canteen menu." for i in range(60)))
+    hand_over_ingest(settings.model_copy(update={"window_chars": 900}), [str(long)], "default", False)
+    assert real.calls[0]["window_chars"] == 900
+    client = open_client(settings)
+    try:
+        lengths = [len(text) for _, text, _ in CorpusStore(client, settings, "default", None).iter_passages()]
+    finally:
+        close_client(client)
+    assert 600 < max(lengths) <= 1800  # windows of the client's size (at most twice it, to a paragraph's end)
 
 
 def test_garbage_on_the_socket_is_answered_with_an_error_line(settings, bot):
@@ -261,24 +303,26 @@ def test_a_bot_that_dies_mid_ingest_is_one_clear_error(settings):
         dying.close()
 
 
-def test_the_bot_reads_by_the_callers_rules_its_links_setting_and_the_smaller_size_cap(settings, bot, tmp_path):
-    scripted = ScriptedIngest()
-    bot(ingest=scripted, max_file_mb=20)
-    hand_over_ingest(settings.model_copy(update={"max_file_mb": 5}), ["docs", "/srv/shared"], "default", False,
+def test_the_bot_reads_by_the_callers_rules_its_links_setting_and_the_smaller_size_cap(settings, bot, tmp_path, shared):
+    real = RealIngest()
+    bot(ingest=real, max_file_mb=20)
+    documents(tmp_path, "docs/a.txt")
+    documents(shared, "b.txt")
+    hand_over_ingest(settings.model_copy(update={"max_file_mb": 5}), ["docs", str(shared)], "default", False,
                      follow_symlinks=True)
-    rules = scripted.rules
+    rules = real.rules
     assert rules["follow_symlinks"] is True and rules["max_file_mb"] == 5
     assert rules["cwd"] == os.path.realpath(tmp_path)  # the test runs in tmp_path: the caller's cwd, as /proc shows it
     caller_rules = rules["may_read"]
     assert caller_rules.caller == Caller(os.getpid(), os.getuid(), os.getgid())  # from SO_PEERCRED, not the request
-    assert caller_rules.roots == [os.path.realpath(tmp_path), os.path.realpath(tmp_path / "docs"), "/srv/shared"]
+    assert caller_rules.roots == [os.path.realpath(tmp_path), os.path.realpath(tmp_path / "docs"), os.path.realpath(shared)]
     hand_over_ingest(settings.model_copy(update={"max_file_mb": 500}), ["docs"], "default", False)
-    assert scripted.rules["max_file_mb"] == 20 and scripted.rules["follow_symlinks"] is False  # never above the bot's
+    assert real.rules["max_file_mb"] == 20 and real.rules["follow_symlinks"] is False  # never above the bot's
 
 
 def test_a_cwd_that_is_not_the_callers_own_is_refused(settings, bot):
-    scripted = ScriptedIngest()
-    bot(ingest=scripted)
+    real = RealIngest()
+    bot(ingest=real)
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
         conn.connect(str(socket_path(settings)))
         conn.sendall(json.dumps({"protocol": 1, "command": "ingest", "paths": [".env"], "cwd": "/root",
@@ -286,7 +330,7 @@ def test_a_cwd_that_is_not_the_callers_own_is_refused(settings, bot):
         reply = json.loads(conn.makefile().readline())
     assert reply == {"type": "error", "usage": True,
                      "message": f"cwd '/root' is not the working directory of the process that asked (pid {os.getpid()})"}
-    assert scripted.calls == []
+    assert real.calls == []
 
 
 NOBODY = Caller(pid=0, uid=65534, gid=65534)  # another user than the bot's (root here)
@@ -342,10 +386,11 @@ def test_a_data_directory_deeper_than_a_socket_address_allows_still_works(settin
     deep = settings.model_copy(update={"data_dir": tmp_path / ("d" * 60) / ("e" * 60)})
     assert len(str(socket_path(deep))) > 107
     deep.data_dir.mkdir(parents=True)
-    server = HandoffServer(deep, ScriptedIngest())
+    server = HandoffServer(deep, RealIngest())
     server.start()
+    paths = documents(tmp_path, "x.txt")
     try:
-        assert hand_over_ingest(deep, ["/x.txt"], "default", False)[0].added == ["/x.txt"]
+        assert hand_over_ingest(deep, paths, "default", False)[0].added == paths
     finally:
         server.close()
     assert not socket_path(deep).exists()
@@ -355,15 +400,12 @@ def test_a_data_directory_deeper_than_a_socket_address_allows_still_works(settin
 
 HOLD_AS_SERVE = """
 import json, os, socket, sys, time
-from retrieval.loaders import LINK_NOT_FOLLOWED
-from retrieval.locking import OWNER_FILE
 from retrieval.settings import Settings
-from retrieval.store import open_client
+from retrieval.store.client import open_client
+from retrieval.store.process_lock import Holder
 settings = Settings()
-client = open_client(settings)
 # Named `qa serve` but not listening: a bot from before hand-overs, or one whose socket failed.
-(settings.data_dir / OWNER_FILE).write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
-                                                         "command": "qa serve", "since": time.time()}))
+client = open_client(settings, Holder("qa serve", long_running=True))
 print("held", flush=True)
 time.sleep(600)
 """
@@ -384,7 +426,7 @@ def test_a_serve_that_does_not_answer_on_the_socket_keeps_the_refusal_and_says_w
     [line] = result.output.strip().splitlines()
     assert f"in use by `qa serve` (pid {holder.pid})" in line and "stop it first" in line and "CHROMA_HOST" in line
     assert line.endswith(f"; it did not take the ingest over itself (nothing answers on {socket_path(settings)})")
-    assert json.loads((settings.data_dir / OWNER_FILE).read_text())["pid"] == holder.pid  # nothing else opened it
+    assert json.loads(owner_file(settings.data_dir).read_text())["pid"] == holder.pid  # nothing else opened it
 
 
 def serve_env(settings, fake: FakeSlack) -> dict:

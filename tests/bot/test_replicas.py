@@ -19,11 +19,12 @@ from dataclasses import dataclass
 import pytest
 import sqlalchemy as sa
 
-from bench.serving import start_serve
 from bot.slack.blocks import HELPFUL
-from tests.conftest import ROOT, SEED_CORPUS, SHOIGU_SENTENCE, free_port
-from tests.openai_fake import FakeOpenAI, Step, citing
-from tests.slack_fake import FakeSlack, app_mention, block_action, event_callback, message, post_signed
+from tests.support.openai_fake import FakeOpenAI, Step, citing
+from tests.support.ports import free_port
+from tests.support.seed import ROOT, SEED_CORPUS, SHOIGU_SENTENCE
+from tests.support.serving import start_serve
+from tests.support.slack_fake import FakeSlack, app_mention, block_action, event_callback, message, post_signed
 
 pytestmark = [pytest.mark.integration, pytest.mark.server]
 SECRET = "replicas-test-signing-secret"

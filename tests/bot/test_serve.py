@@ -9,9 +9,10 @@ import urllib.parse
 
 import pytest
 
-from bench.serving import start_serve as launch_serve
-from tests.conftest import ROOT, SEED_CORPUS, SHOIGU_SENTENCE, free_port
-from tests.slack_fake import FakeSlack, app_mention, event_callback, message, post_signed, slash_command
+from tests.support.ports import free_port
+from tests.support.seed import ROOT, SEED_CORPUS, SHOIGU_SENTENCE
+from tests.support.serving import start_serve as launch_serve
+from tests.support.slack_fake import FakeSlack, app_mention, event_callback, message, post_signed, slash_command
 
 pytestmark = pytest.mark.integration
 SECRET = "serve-test-signing-secret"

@@ -24,11 +24,12 @@ import uvicorn
 from bot.slack.app import AnsweringPool, create_app
 from bot.slack.server import asgi_app, warm
 from bot.slack.state import SlackState
-from retrieval.chain import Engine
-from retrieval.ingest import ingest
+from retrieval.engine import Engine
+from retrieval.ingest.pipeline import ingest
 from retrieval.settings import Settings
-from tests.conftest import SEED_CORPUS, SHOIGU_SENTENCE, free_port, wait_for_heartbeat
-from tests.slack_fake import (
+from tests.support.ports import free_port, wait_for_heartbeat
+from tests.support.seed import SEED_CORPUS, SHOIGU_SENTENCE
+from tests.support.slack_fake import (
     BOT_ID,
     BOT_USER,
     FakeSlack,

@@ -16,11 +16,11 @@ from click.testing import CliRunner
 
 from bot.cli import cli
 from bot.slack.state import SlackState
-from retrieval.ingest import ingest
+from retrieval.ingest.pipeline import ingest
 from retrieval.settings import Settings
 from tests.bot.test_slack import BOT_TOKEN, SECRET, _button_value, all_text, channel, serving
-from tests.conftest import SEED_CORPUS, SHOIGU_SENTENCE
-from tests.slack_fake import TEAM, FakeSlack, app_mention, block_action, message, new_ts, slash_command
+from tests.support.seed import SEED_CORPUS, SHOIGU_SENTENCE
+from tests.support.slack_fake import TEAM, FakeSlack, app_mention, block_action, message, new_ts, slash_command
 
 pytestmark = pytest.mark.integration
 

@@ -12,10 +12,11 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from bench.serving import start_serve
-from tests import hostile
-from tests.conftest import ROOT, SEED_CORPUS, free_port
-from tests.slack_fake import FakeSlack
+from tests.support import hostile
+from tests.support.ports import free_port
+from tests.support.seed import ROOT, SEED_CORPUS
+from tests.support.serving import start_serve
+from tests.support.slack_fake import FakeSlack
 
 pytestmark = pytest.mark.integration
 SECRET = "fuzz-signing-secret"

@@ -9,12 +9,12 @@ import json
 
 import pytest
 
-from retrieval.ingest import ingest
+from retrieval.ingest.pipeline import ingest
 from retrieval.settings import Settings
 from tests.bot.test_slack import BOT_TOKEN, SECRET, World, all_text, channel, serving
-from tests.conftest import SEED_CORPUS, SHOIGU_SENTENCE
-from tests.openai_fake import FakeOpenAI, Step, citing, passage_of, reply
-from tests.slack_fake import FakeSlack, app_mention
+from tests.support.openai_fake import FakeOpenAI, Step, citing, passage_of, reply
+from tests.support.seed import SEED_CORPUS, SHOIGU_SENTENCE
+from tests.support.slack_fake import FakeSlack, app_mention
 
 pytestmark = pytest.mark.integration
 

@@ -11,9 +11,9 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT, SEED_CORPUS, SHOIGU_SENTENCE
-from tests.openai_fake import FakeOpenAI, Step, citing
-from tests.slack_fake import FakeSlack, FakeSocketMode, app_mention, event_callback, slash_command
+from tests.support.openai_fake import FakeOpenAI, Step, citing
+from tests.support.seed import ROOT, SEED_CORPUS, SHOIGU_SENTENCE
+from tests.support.slack_fake import FakeSlack, FakeSocketMode, app_mention, event_callback, slash_command
 
 pytestmark = pytest.mark.integration
 APP_TOKEN = "xapp-1-socket-test-SECRET"

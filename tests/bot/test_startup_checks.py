@@ -9,11 +9,13 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import cli
-from retrieval.ingest import ingest
-from retrieval.store import CorpusStore, close_client, open_client
-from tests.conftest import SEED_CORPUS, free_port
-from tests.openai_fake import FakeOpenAI, Step
-from tests.slack_fake import FakeSlack
+from retrieval.ingest.pipeline import ingest
+from retrieval.store.client import close_client, open_client
+from retrieval.store.corpus import CorpusStore
+from tests.support.openai_fake import FakeOpenAI, Step
+from tests.support.ports import free_port
+from tests.support.seed import SEED_CORPUS
+from tests.support.slack_fake import FakeSlack
 
 pytestmark = pytest.mark.integration
 TOKEN = "xoxb-startup-SECRET-value"

@@ -8,13 +8,13 @@ import shutil
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from retrieval.chain import Engine
+from retrieval.engine import Engine
 from retrieval.errors import UsageError
-from retrieval.ingest import ingest
-from retrieval.loaders import load_paths
+from retrieval.ingest.loaders import load_paths
+from retrieval.ingest.pipeline import ingest
 from retrieval.types import Turn
-from tests import hostile
-from tests.conftest import SEED_CORPUS
+from tests.support import hostile
+from tests.support.seed import SEED_CORPUS
 
 pytestmark = pytest.mark.integration
 # The engine is built once per test and only read by the examples.

@@ -1,0 +1,263 @@
+"""Extractive answerer: the shortest span (one or two sentences) of the retrieved passages
+that answers the question, quoted verbatim with its offsets, or an honest abstention.
+
+Each candidate sentence is scored on the cosine between its stored vector and the
+question's, the share of the question's (IDF-weighted) terms it holds, the same share for
+the sentence with its neighbours, and whether it holds the kind of thing the question asks
+for (answer_types.py). Whether to answer at all is a separate decision: a logistic model over
+signals that mean the same in any corpus (`abstention_features`). Weights and thresholds
+were chosen with bench/tune_answerer.py on the development parts of the sets in bench/sets/,
+the seed questions and the first five SQuAD 2.0 articles; the held-out parts never were.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+from langchain_core.documents import Document
+from pydantic import BaseModel, Field
+
+from ..injection import looks_like_injection
+from ..search.lexical import LexicalIndex
+from ..store.corpus import CorpusStore, sentence_id
+from ..types import Answer, Citation, RetrievedPassage, Span
+from .kinds import NAME, expected_kind, holds_kind, negated, opens_with_anaphor
+from .quotes import clip
+
+ABSTAIN_TEXT = "The corpus does not cover this question: no passage in '{corpus}' answers it."
+
+
+class AnswerSettings(BaseModel):
+    """Chosen with bench/tune_answerer.py on the development parts of the sets only."""
+
+    lexical_weight: float = Field(0.8, ge=0, description="Weight of term coverage beside the cosine.")
+    context_weight: float = Field(0.2, ge=0, description="Weight of the coverage by the sentence and its neighbours.")
+    context_sentences: int = Field(2, ge=0, le=5, description="Neighbours on each side that count as context.")
+    type_weight: float = Field(0.2, ge=0, description="Bonus for holding what the question asks for (a name, number, date).")
+    rank_weight: float = Field(0.0, ge=0, description="Bonus for sentences of better-ranked passages.")
+    # Answer when the abstention model (a logistic regression over `abstention_features`,
+    # fitted on the development sets) gives at least this probability that it can: the
+    # highest threshold with at most 2% false abstention in every large development group
+    # (set x alone/mixed) and none in the paraphrases of the shipped article.
+    abstain_weights: dict[str, float] = Field(default_factory=lambda: dict(ABSTAIN_WEIGHTS))
+    min_answerable: float = Field(0.2)
+    # Quote the neighbouring sentence too when it scores this close to the best one.
+    pair_ratio: float = Field(0.5, ge=0, le=2)  # above 1: never quote a pair
+    max_quote_chars: int = Field(400, ge=50)
+    other_citation_ratio: float = Field(0.85, ge=0, le=1)
+
+
+# Fitted by bench/tune_answerer.py --fit on the development parts (bias under "bias").
+ABSTAIN_WEIGHTS = {"bias": -7.906, "dense": 4.796, "known": 1.445, "known_lexical": 2.384, "margin": 1.574,
+                   "negation_unmatched": -4.37, "typed": 2.286, "unknown_name": -2.064}
+
+
+@dataclass
+class Candidate:
+    passage: Document
+    rank: int
+    span: Span
+    text: str
+    dense: float
+    lexical: float  # share of the question's (IDF-weighted) terms the sentence holds
+    context: float = 0.0  # the same, for the sentence with its neighbours in the passage
+    known_lexical: float = 0.0  # share of the question's terms the corpus knows that the sentence holds
+    question_known: float = 0.0  # share of the question's terms the corpus knows at all (same for every candidate)
+    unknown_name: float = 0.0  # 1 when the question names something the corpus never mentions (same for every candidate)
+    typed: bool = False  # holds something of the kind the question asks for
+    score: float = 0.0
+    index: int = 0  # position among the candidates of its passage
+
+
+class ExtractiveAnswerer:
+    def __init__(self, store: CorpusStore, settings: AnswerSettings | None = None, max_citations: int = 3):
+        self.store = store
+        self.settings = settings or AnswerSettings()
+        self.max_citations = max_citations
+
+    def answer(self, question: str, question_vector: np.ndarray, passages: list[Document],
+               lexical: LexicalIndex, exclude: list[tuple[str, int, int]] = ()) -> Answer:
+        """`exclude`: (source, start, end) spans already quoted in this conversation."""
+        retrieved = [
+            RetrievedPassage(p.metadata["source"], p.metadata["start"], p.metadata["end"], p.page_content, round(p.metadata["score"], 6))
+            for p in passages
+        ]
+        candidates = [
+            c for c in self.candidates(question, question_vector, passages, lexical)
+            if not any(src == c.passage.metadata["source"] and c.span.start < end and start < c.span.end for src, start, end in exclude)
+        ]
+        quotes = self.select(candidates, question)
+        if not quotes:
+            return Answer(question=question, answer=ABSTAIN_TEXT.format(corpus=self.store.corpus), abstained=True, passages=retrieved)
+        citations = [self._citation(quote) for quote in quotes]
+        return Answer(question=question, answer=citations[0].quote, abstained=False, citations=citations, passages=retrieved)
+
+    def select(self, candidates: list[Candidate], question: str) -> list[list[Candidate]]:
+        """Scores the candidates; returns the quotes to cite, best first, or [] to abstain."""
+        s = self.settings
+        if not candidates or answerable_probability(abstention_features(candidates, question, s), s) < s.min_answerable:
+            return []
+        for c in candidates:
+            c.score = relevance(c, s) + s.type_weight * c.typed + s.rank_weight / (1 + c.rank)
+        best = max(candidates, key=lambda c: c.score)
+        quotes = [self._quote(best, candidates)]
+        if expected_kind(question) == NAME and not any(c.typed for c in quotes[0]) and opens_with_anaphor(quotes[0][0].text):
+            quotes = self._with_antecedent(quotes[0], candidates)
+        for other in sorted(candidates, key=lambda c: c.score, reverse=True):
+            if len(quotes) >= self.max_citations or other.score < s.other_citation_ratio * best.score:
+                break
+            if not any(_overlaps(other, q) for q in quotes):
+                quotes.append([other])
+        return quotes
+
+    def candidates(self, question: str, vector: np.ndarray, passages: list[Document], lexical: LexicalIndex) -> list[Candidate]:
+        coverage = lexical.coverage(question)
+        known, known_coverage = lexical.known_coverage(question)
+        unknown_name = lexical.unknown_names(question)
+        kind = expected_kind(question)
+        reach = self.settings.context_sentences
+        seen: dict[str, Candidate] = {}
+        order: list[tuple[str, Candidate]] = []
+        for rank, passage in enumerate(passages):
+            meta = passage.metadata
+            spans = [(start, end) for start, end in meta["sentences"]]
+            texts = [passage.page_content[start - meta["start"] : end - meta["start"]] for start, end in spans]
+            for index, ((start, end), text) in enumerate(zip(spans, texts)):
+                sid = sentence_id(meta["source"], Span(start, end), text)
+                if sid in seen or looks_like_injection(text):  # an instruction to a bot is no answer
+                    continue
+                around = " ".join(texts[max(0, index - reach) : index + reach + 1])
+                candidate = Candidate(passage, rank, Span(start, end), text, 0.0, coverage(text), coverage(around),
+                                      typed=holds_kind(text, kind, question), index=index)
+                candidate.known_lexical, candidate.question_known = known_coverage(around), known
+                candidate.unknown_name = unknown_name
+                seen[sid] = candidate
+                order.append((sid, candidate))
+        if not order:
+            return []
+        vectors = self.store.sentence_vectors([sid for sid, _ in order])
+        for sid, candidate in order:
+            if sid in vectors:
+                candidate.dense = float(vectors[sid] @ vector)
+        return [c for _, c in order]
+
+    def _quote(self, best: Candidate, candidates: list[Candidate]) -> list[Candidate]:
+        """The best sentence, with its better neighbour in the same passage when that one
+        scores nearly as well, or holds the name, number or date the question asks for
+        while the best one does not ("The company said ..." after the sentence naming it);
+        and only while the pair stays short."""
+        neighbours = [
+            c for c in candidates
+            if c.passage is best.passage and abs(c.index - best.index) == 1
+        ]
+        if neighbours:
+            other = max(neighbours, key=lambda c: (c.typed and not best.typed, c.score))
+            span = (min(best.span.start, other.span.start), max(best.span.end, other.span.end))
+            close = other.score >= self.settings.pair_ratio * best.score
+            completes = other.typed and not best.typed
+            if (close or completes) and span[1] - span[0] <= self.settings.max_quote_chars:
+                return sorted([best, other], key=lambda c: c.span.start)
+        return [best]
+
+    def _with_antecedent(self, quote: list[Candidate], candidates: list[Candidate]) -> list[list[Candidate]]:
+        """A "who" or "which" question answered by "The company said ...": the name is in an
+        earlier sentence. Quote from that sentence on when the whole stays short, else that
+        sentence first and the matching one after it."""
+        first = quote[0]
+        antecedent = self._antecedent(first, candidates)
+        if antecedent is None:
+            return [quote]
+        if antecedent.passage is first.passage and quote[-1].span.end - antecedent.span.start <= self.settings.max_quote_chars:
+            whole = [antecedent, quote[-1]]
+            if not looks_like_injection(self.quote_text(whole)):  # nothing withheld in between either
+                return [whole]
+        return [[antecedent], quote]
+
+    def _antecedent(self, sentence: Candidate, candidates: list[Candidate], reach: int = 3) -> Candidate | None:
+        """The nearest earlier sentence of the same document (this passage, else the one
+        before it) that names someone or something."""
+        meta = sentence.passage.metadata
+        earlier = sorted((c for c in candidates if c.passage is sentence.passage and c.index < sentence.index),
+                         key=lambda c: c.index, reverse=True)
+        for c in earlier[:reach]:
+            if holds_kind(c.text, NAME, ""):
+                return c
+        if sentence.index >= reach or meta.get("position", 0) == 0:
+            return None
+        found = self.store.passage_at(meta["source"], meta["position"] - 1)
+        if found is None:
+            return None
+        pid, text, prev_meta = found
+        prev_meta = dict(prev_meta, id=pid, score=0.0, sentences=json.loads(prev_meta["sentences"]))
+        previous = Document(id=pid, page_content=text, metadata=prev_meta)
+        spans = [s for s in prev_meta["sentences"] if s[1] <= sentence.span.start]
+        for start, end in list(reversed(spans))[: reach - sentence.index]:
+            sentence_text = text[start - prev_meta["start"] : end - prev_meta["start"]]
+            if holds_kind(sentence_text, NAME, "") and not looks_like_injection(sentence_text):
+                return Candidate(previous, sentence.rank, Span(start, end), sentence_text, 0.0, 0.0,
+                                 index=prev_meta["sentences"].index([start, end]), typed=True)
+        return None
+
+    @staticmethod
+    def quote_text(quote: list[Candidate]) -> str:
+        """The document's text from the first sentence of `quote` to the end of its last."""
+        meta = quote[0].passage.metadata
+        return quote[0].passage.page_content[quote[0].span.start - meta["start"] : quote[-1].span.end - meta["start"]]
+
+    def _citation(self, sentences: list[Candidate]) -> Citation:
+        meta = sentences[0].passage.metadata
+        text = self.quote_text(sentences)
+        shown = clip(text, self.settings.max_quote_chars)  # a sentence of 600 characters is cut at a clause
+        return Citation(
+            corpus=self.store.corpus,
+            source=meta["source"],
+            title=meta.get("title", ""),
+            date=meta.get("date"),
+            start=sentences[0].span.start,
+            end=sentences[0].span.start + shown,
+            quote=text[:shown],
+            score=round(max(c.score for c in sentences), 6),
+        )
+
+
+def relevance(c: Candidate, s: AnswerSettings) -> float:
+    return c.dense + s.lexical_weight * c.lexical + s.context_weight * c.context
+
+
+def abstention_features(candidates: list[Candidate], question: str, s: AnswerSettings | None = None) -> dict[str, float]:
+    """Signals of whether the retrieved sentences answer the question at all, chosen to mean
+    the same in any corpus: similarities and shares of the question's terms, never raw
+    scores that grow with the corpus."""
+    s = s or AnswerSettings()
+    ranked = sorted(candidates, key=lambda c: relevance(c, s), reverse=True)
+    best = ranked[0]
+    runner_up = next((c for c in ranked[1:] if c.passage is not best.passage), None)
+    return {
+        "dense": max(c.dense for c in candidates),
+        # How far the best passage stands out: a question about something else finds many
+        # sentences that each match a word or two.
+        "margin": relevance(best, s) - (relevance(runner_up, s) if runner_up else 0.0),
+        "known": best.question_known,
+        "known_lexical": max(c.known_lexical for c in candidates),
+        "unknown_name": best.unknown_name,
+        # A "how many" question whose best sentences hold no number is probably not answered.
+        "typed": float(any(c.typed for c in ranked[:3])) if expected_kind(question) else 1.0,
+        # "Who did not ...?" answered by sentences that deny nothing: they say what did happen.
+        "negation_unmatched": float(negated(question) and not any(negated(c.text) for c in ranked[:3])),
+    }
+
+
+def answerable_probability(features: dict[str, float], s: AnswerSettings) -> float:
+    weights = s.abstain_weights
+    z = weights.get("bias", 0.0) + sum(weights.get(name, 0.0) * value for name, value in features.items())
+    return float(1 / (1 + np.exp(-z)))
+
+
+def _overlaps(candidate: Candidate, quote: list[Candidate]) -> bool:
+    source = candidate.passage.metadata["source"]
+    return any(
+        c.passage.metadata["source"] == source and candidate.span.start < c.span.end and c.span.start < candidate.span.end
+        for c in quote
+    )

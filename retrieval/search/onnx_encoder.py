@@ -1,0 +1,139 @@
+"""The embedding model as ONNX: what a question needs is a tokenizer and onnxruntime, which
+load in well under a second, instead of torch and sentence-transformers (about 9 s here).
+
+The export is made once per model, the first time the full model is loaded (ingest does
+that anyway), into the data directory. It is checked against the original before use; a
+model whose architecture the export does not cover keeps using sentence-transformers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+EXPORT_VERSION = 1
+MAX_EXPORT_ERROR = 1e-4  # cosine-scale difference tolerated between ONNX and torch vectors
+
+
+class OnnxEncoder:
+    def __init__(self, folder: Path):
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.meta = json.loads((folder / "meta.json").read_text())
+        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.tokenizer.enable_truncation(self.meta["max_seq_length"])
+        self.tokenizer.enable_padding()
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        options.enable_cpu_mem_arena = False  # shapes vary per batch: an arena only grows
+        self.session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
+
+    @classmethod
+    def load(cls, folder: Path) -> "OnnxEncoder | None":
+        try:
+            meta = json.loads((folder / "meta.json").read_text())
+            if meta.get("version") != EXPORT_VERSION:
+                return None
+            return cls(folder)
+        except (OSError, ValueError, KeyError):
+            return None
+        except Exception as exc:  # a damaged export: fall back to the full model
+            log.warning("ignoring the ONNX export in %s: %s", folder, exc)
+            return None
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        # Batches of similar length waste little on padding (as sentence-transformers does).
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        ordered = [texts[i] for i in order]
+        out = []
+        for i in range(0, len(ordered), batch_size):
+            encodings = self.tokenizer.encode_batch(ordered[i : i + batch_size])
+            feed = {
+                "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+                "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+                "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+            }
+            hidden = self.session.run(None, {k: feed[k] for k in self.meta["inputs"]})[0]
+            out.append(_pool(hidden, feed["attention_mask"], self.meta["pooling"], self.meta["normalize"]))
+        if not out:
+            return np.zeros((0, self.meta["dim"]), np.float32)
+        vectors = np.empty((len(texts), self.meta["dim"]), np.float32)
+        vectors[order] = np.concatenate(out)
+        return vectors
+
+
+def _pool(hidden: np.ndarray, mask: np.ndarray, pooling: str, normalize: bool) -> np.ndarray:
+    if pooling == "cls":
+        vectors = hidden[:, 0]
+    else:
+        weights = mask[..., None].astype(hidden.dtype)
+        vectors = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+    if normalize:
+        vectors = vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
+    return vectors
+
+
+def export(model, folder: Path) -> bool:
+    """Export a loaded SentenceTransformer (Transformer -> mean/CLS pooling [-> Normalize]);
+    returns whether a verified export is now in `folder`."""
+    import torch
+    from sentence_transformers import models
+
+    modules = list(model)
+    if not (isinstance(modules[0], models.Transformer) and len(modules) > 1 and isinstance(modules[1], models.Pooling)):
+        return False
+    config = modules[1].get_config_dict()
+    pooling = config.get("pooling_mode") or (  # sentence-transformers 6, else the older flags
+        "mean" if config.get("pooling_mode_mean_tokens") else "cls" if config.get("pooling_mode_cls_token") else None)
+    rest = modules[2:]
+    if pooling not in ("mean", "cls") or any(not isinstance(m, models.Normalize) for m in rest):
+        log.info("embedding model not exported to ONNX: pooling %s, modules %s", pooling, [type(m).__name__ for m in modules])
+        return False
+    samples = ["What did Shoigu ask Wallace?", "A longer sentence, to check padding and masks, about ten words."]
+    sample = model.tokenizer(samples, padding=True, return_tensors="pt")
+    inputs = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in sample]
+
+    class Hidden(torch.nn.Module):
+        def __init__(self, transformer):
+            super().__init__()
+            self.transformer = transformer
+
+        def forward(self, *args):
+            return self.transformer(**dict(zip(inputs, args))).last_hidden_state
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the tracer's notes on the model's Python code
+            torch.onnx.export(
+                Hidden(modules[0].auto_model.eval()), tuple(sample[k] for k in inputs), str(tmp / "model.onnx"),
+                input_names=inputs, output_names=["last_hidden_state"],
+                dynamic_axes={k: {0: "batch", 1: "tokens"} for k in [*inputs, "last_hidden_state"]},
+                opset_version=17, dynamo=False,
+            )
+        model.tokenizer.backend_tokenizer.save(str(tmp / "tokenizer.json"))
+        reference = model.encode(samples, show_progress_bar=False, convert_to_numpy=True)
+        meta = {"version": EXPORT_VERSION, "inputs": inputs, "pooling": pooling, "normalize": bool(rest),
+                "max_seq_length": int(model.max_seq_length), "dim": int(reference.shape[1])}
+        (tmp / "meta.json").write_text(json.dumps(meta))
+        error = float(np.abs(OnnxEncoder(tmp).encode(samples) - reference).max())
+        if error > MAX_EXPORT_ERROR:
+            log.warning("ONNX export differs from the model by %.2g; not used", error)
+            return False
+        shutil.rmtree(folder, ignore_errors=True)
+        tmp.rename(folder)
+        return True
+    except Exception as exc:  # exporting is an optimisation: never fail the caller for it
+        log.warning("could not export the embedding model to ONNX: %s", exc)
+        return False
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

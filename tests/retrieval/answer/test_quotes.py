@@ -1,0 +1,68 @@
+"""Locating a model's quote in its passage: verbatim, or verbatim once white space, quote
+marks (single and double alike) and dashes are folded; anything else is not found."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from retrieval.answer.quotes import fold, locate
+
+TEXT = 'He said: "we will respond in the near future" \u2013 and  left.\nShoigu\u2019s reply came later.'
+
+
+def test_an_exact_quote_is_found_at_its_offsets():
+    start, end = locate("we will respond in the near future", TEXT)
+    assert TEXT[start:end] == "we will respond in the near future"
+
+
+@pytest.mark.parametrize("quote, expected", [
+    ('"we will respond in the near future"', '"we will respond in the near future"'),  # the source's own marks
+    ("'we will respond in the near future'", "we will respond in the near future"),  # wrapped by the model
+    ("said: 'we will", 'said: "we will'),  # one ' for a " inside the quote
+    ("\u201cwe will respond in the near future\u201d", "we will respond in the near future"),
+    ('future" - and left.', 'future" \u2013 and  left.'),  # dash and double space folded
+    ("Shoigu's reply", "Shoigu\u2019s reply"),  # straight for curly apostrophe
+    ("and left. Shoigu\u2019s", "and  left.\nShoigu\u2019s"),  # a line break is white space
+])
+def test_folded_quotes_map_back_to_the_source_text(quote, expected):
+    start, end = locate(quote, TEXT)
+    assert TEXT[start:end] == expected
+
+
+@pytest.mark.parametrize("quote", [
+    "We will respond in the near future",  # case differs
+    "we will respond ... near future",  # elided
+    "we shall respond in the near future",  # a word changed
+    "we will respond in the near future.",  # punctuation added
+    "",
+    "   ",
+])
+def test_anything_but_the_source_words_is_not_found(quote):
+    assert locate(quote, TEXT) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from("ab \n\t\u2019'\u2013-\"\u201c."), min_size=1, max_size=60), st.data())
+def test_any_slice_of_a_text_is_located_exactly(text, data):
+    start = data.draw(st.integers(0, len(text) - 1))
+    end = data.draw(st.integers(start + 1, len(text)))
+    piece = text[start:end]
+    found = locate(piece, text)
+    if not piece.strip():
+        assert found is None
+        return
+    assert found is not None
+    assert fold(text[found[0]:found[1]])[0].strip() == fold(piece)[0].strip()
+
+
+def test_a_quote_longer_than_400_characters_is_cut_at_a_clause_and_stays_the_documents_words():
+    from retrieval.answer.quotes import clip
+
+    sentence = ("The council, which met on Tuesday, " + "approved the long-delayed plan for the harbour, " * 12).strip()
+    cut = clip(sentence)
+    assert 200 <= cut <= 400 and sentence[:cut].endswith(",")
+    assert clip("Short enough.") == len("Short enough.")
+    unbroken = "x" * 500
+    assert clip(unbroken) == 400

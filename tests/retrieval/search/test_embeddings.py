@@ -1,0 +1,49 @@
+"""The embedding model: the ONNX export answers questions without torch, with the same vectors."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from retrieval.ingest.pipeline import ingest
+from retrieval.search.embeddings import SentenceEmbeddings
+from retrieval.search.onnx_encoder import OnnxEncoder
+from retrieval.store.naming import model_cache, onnx_export
+from tests.support.seed import ROOT, SEED_CORPUS
+
+pytestmark = pytest.mark.integration
+
+TEXTS = ["What did Shoigu ask Wallace?", "Ünïcode, punctuation — and a much longer sentence " * 20, "x"]
+
+
+def test_the_onnx_export_gives_the_models_vectors(tmp_path):
+    embeddings = SentenceEmbeddings(cache_dir=tmp_path)
+    reference = embeddings.model.encode(TEXTS, normalize_embeddings=True, show_progress_bar=False)  # exports
+    onnx = OnnxEncoder.load(onnx_export(tmp_path, embeddings.name))
+    assert onnx is not None
+    vectors = onnx.encode(TEXTS)
+    assert vectors.shape == (3, 384) and np.abs(vectors - reference).max() < 1e-5
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_a_damaged_export_falls_back_to_the_full_model(tmp_path):
+    folder = onnx_export(tmp_path, "sentence-transformers/all-MiniLM-L6-v2")
+    folder.mkdir(parents=True)
+    (folder / "meta.json").write_text("{not json")
+    assert OnnxEncoder.load(folder) is None
+    assert SentenceEmbeddings(cache_dir=tmp_path).encode(["hello"]).shape == (1, 384)
+
+
+def test_asking_after_ingest_needs_neither_torch_nor_sentence_transformers(settings, tmp_path):
+    ingest([str(SEED_CORPUS)], "default", settings)
+    probe = (
+        "import sys; from retrieval.engine import Engine; from retrieval.settings import Settings; "
+        "a = Engine(Settings()).answer('What did Shoigu ask Wallace?'); "
+        "print(a.citations[0].quote[:30], 'torch' in sys.modules, 'sentence_transformers' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                         env={"QA_DATA_DIR": str(settings.data_dir), "QA_MODEL_CACHE": str(model_cache(settings)),
+                              "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"},
+                         cwd=tmp_path)
+    assert out.stdout.split()[-2:] == ["False", "False"] and "Shoigu asked Wallace" in out.stdout
