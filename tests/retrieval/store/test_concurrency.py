@@ -33,7 +33,7 @@ pytestmark = pytest.mark.integration
 HOLDER = """
 import sys, time
 from retrieval.settings import Settings
-from retrieval.store import close_client, open_client
+from retrieval.store.client import close_client, open_client
 client = open_client(Settings())
 print("held", flush=True)
 time.sleep(float(sys.argv[1]))
