@@ -12,9 +12,14 @@ that holds a question or an answer is deleted once older than the retention peri
 (QA_SLACK_RETENTION_DAYS). A user has one vote per answer; clicking again changes it.
 
 Several replicas: claiming an event is one INSERT ... ON CONFLICT DO NOTHING, so exactly one
-replica wins it. The claim records who and when; posting the answer marks it done. A claim
-left undone for QA_STATE_CLAIM_TIMEOUT seconds (its replica died mid-answer) is taken over
-by whichever replica Slack's next retry reaches.
+replica wins it. The claim records who and when, and the question as plain data (never a
+token); posting the answer marks it done and forgets the question. While a replica works on
+a claim it renews the claim's time (SlackState.renew_held, called by its sweeper). A claim
+neither done nor renewed for QA_STATE_CLAIM_TIMEOUT seconds (its replica died mid-answer) is
+taken over by one UPDATE whose WHERE names the claim's old holder and time, so of several
+replicas exactly one wins it: a Slack retry reaching any replica (claim_event), or the sweeper
+of any replica (take_over_stale, bot/slack/sweeper.py). After MAX_ATTEMPTS answers begun and
+never finished, the claim is given up (done, failed) rather than tried forever.
 
 Crash safety: every write is one transaction. On SQLite each begins IMMEDIATE (another
 process's write waits rather than interleaving), the journal is a write-ahead log and
@@ -31,6 +36,7 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -52,6 +58,9 @@ EVENT_TTL = 24 * 3600  # Slack retries within minutes; a day is ample
 PURGE_EVERY = 3600.0  # seconds between deletions of expired rows
 DAY = 86400.0
 MIGRATION_LOCK = 0x51A_57A7E  # PostgreSQL advisory lock key: one migrating replica at a time
+MAX_ATTEMPTS = 3  # answers begun for one event before it is given up (a question that kills every replica)
+HOLD_TIMEOUTS = 10  # a replica renews a claim it works on for at most this many claim timeouts
+TAKE_OVER_AT_ONCE = 8  # stale claims one sweep takes (the answering pool's size): the rest go to later sweeps
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +71,12 @@ EVENTS = sa.Table(
     sa.Column("claimed_by", sa.Text, nullable=False),
     sa.Column("claimed_at", sa.Float, nullable=False),
     sa.Column("done", sa.Boolean, nullable=False, default=False),
+    # The question as JSON (bot/slack/questions.py), so that another replica can answer it;
+    # NULL for events that are not questions, and once the claim is done.
+    sa.Column("question", sa.Text, nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False, default=1, server_default="1"),
+    sa.Column("failed", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
+    sa.Index("events_open", "done", "claimed_at"),
 )
 ANSWERS = sa.Table(
     "answers", META,
@@ -110,17 +125,56 @@ def _one_vote_per_user(db: Connection) -> None:
     db.exec_driver_sql("CREATE UNIQUE INDEX IF NOT EXISTS feedback_vote ON feedback (answer_id, user)")
 
 
+def events_v2(metadata: sa.MetaData) -> sa.Table:
+    """The events table as schema version 2 made it (later migrations alter it from there)."""
+    return sa.Table("events", metadata,
+                    sa.Column("event_id", sa.Text, primary_key=True),
+                    sa.Column("claimed_by", sa.Text, nullable=False),
+                    sa.Column("claimed_at", sa.Float, nullable=False),
+                    sa.Column("done", sa.Boolean, nullable=False, default=False))
+
+
 def _claims(db: Connection) -> None:
     # events was (event_id, seen): rows that only matter for minutes, so it is remade with claims.
     EVENTS.drop(db, checkfirst=True)
-    EVENTS.create(db)
+    events_v2(sa.MetaData()).create(db)
+
+
+def _replayable_claims(db: Connection) -> None:
+    # Altered, not remade: replicas of the previous version may hold claims in it right now.
+    false = "false" if db.dialect.name == "postgresql" else "0"
+    db.exec_driver_sql("ALTER TABLE events ADD COLUMN question TEXT")
+    db.exec_driver_sql("ALTER TABLE events ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1")
+    db.exec_driver_sql(f"ALTER TABLE events ADD COLUMN failed BOOLEAN NOT NULL DEFAULT {false}")
+    db.exec_driver_sql("CREATE INDEX events_open ON events (done, claimed_at)")
 
 
 # Version N is reached by applying MIGRATIONS[N-1] to a database at version N-1. A new
 # database is made from TABLES directly and stamped with the latest version. Version 0 is a
 # SQLite file from before versioning (issue 11's schema).
-MIGRATIONS: list[Callable[[Connection], None]] = [_one_vote_per_user, _claims]
+MIGRATIONS: list[Callable[[Connection], None]] = [_one_vote_per_user, _claims, _replayable_claims]
 LATEST = len(MIGRATIONS)
+
+
+@dataclass(frozen=True)
+class StaleClaim:
+    """A claim as read before taking it over (its holder and time must still match)."""
+
+    event_id: str
+    claimed_by: str
+    claimed_at: float
+    attempts: int
+    question: str  # JSON
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A claim this replica took over from one that stopped working on it."""
+
+    event_id: str
+    question: dict  # as stored by claim_event (bot/slack/questions.py reads it)
+    attempts: int  # answers begun for the event, this one included
+    give_up: bool  # the attempts ran out: the claim is now done and failed; tell the asker, answer no more
 
 
 @dataclass(frozen=True)
@@ -159,6 +213,10 @@ class SlackState:
         self.replica = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.engine = self._connect()
         self._purged = 0.0
+        # Claims of questions this replica is answering (or has queued): event id -> when it
+        # took them (time.monotonic()). Their time is renewed so no other replica takes them.
+        self._held: dict[str, float] = {}
+        self._held_lock = threading.Lock()
         self.thread_contexts = ThreadContextStore(self)
 
     @classmethod
@@ -255,29 +313,111 @@ class SlackState:
         if time.monotonic() - self._purged > PURGE_EVERY or not self._purged:
             self.purge_expired()
 
-    def claim_event(self, event_id: str, now: float | None = None) -> bool:
-        """True if this replica is to answer the event: it is new, or its earlier claim
-        was not done within the claim timeout (that replica died mid-answer)."""
+    def claim_event(self, event_id: str, question: dict | None = None, now: float | None = None) -> bool:
+        """True if this replica is to answer the event: it is new, or its earlier claim was
+        neither done nor renewed within the claim timeout (that replica died mid-answer).
+        `question` is what another replica would need to answer it (plain data, no token)."""
         now = time.time() if now is None else now
+        stored = json.dumps(question) if question is not None else None
         with self.engine.begin() as db:
             db.execute(EVENTS.delete().where(EVENTS.c.claimed_at < now - EVENT_TTL))
             claim = dict(claimed_by=self.replica, claimed_at=now)
-            new = (self._insert(EVENTS).values(event_id=event_id, done=False, **claim)
+            new = (self._insert(EVENTS).values(event_id=event_id, done=False, question=stored, attempts=1,
+                                               failed=False, **claim)
                    .on_conflict_do_nothing(index_elements=["event_id"]).returning(EVENTS.c.event_id))
             if db.execute(new).first() is not None:  # (an INSERT's rowcount is not reliable across drivers)
+                self._hold(event_id, question)
                 return True
             # One UPDATE with the staleness test in its WHERE: of two replicas retrying at once, one wins.
-            stale = EVENTS.update().where(EVENTS.c.event_id == event_id, EVENTS.c.done.is_(False),
-                                          EVENTS.c.claimed_at < now - self.claim_timeout).values(**claim)
+            stale = (EVENTS.update().where(EVENTS.c.event_id == event_id, EVENTS.c.done.is_(False),
+                                           EVENTS.c.claimed_at < now - self.claim_timeout,
+                                           EVENTS.c.attempts < MAX_ATTEMPTS)
+                     .values(attempts=EVENTS.c.attempts + 1, **claim))
             taken = db.execute(stale).rowcount == 1
         if taken:
             log.warning("event %s: the claim was not done within %g s; answering it here", event_id, self.claim_timeout)
+            self._hold(event_id, question)
         return taken
 
-    def finish_event(self, event_id: str) -> None:
-        """The answer to the event is posted: no retry answers it again."""
+    def take_over_stale(self, now: float | None = None, limit: int = TAKE_OVER_AT_ONCE) -> list[Claim]:
+        """The sweeper's half of claim_event, for questions whose replica died after Slack
+        had its acknowledgement (so no retry comes): claims of questions neither done nor
+        renewed within the claim timeout, each now this replica's, exactly one replica
+        winning each. A claim past MAX_ATTEMPTS is given up instead: done and failed."""
+        now = time.time() if now is None else now
+        taken = [self.take_over(stale, now) for stale in self.stale_claims(now, limit)]
+        return [claim for claim in taken if claim is not None]
+
+    def stale_claims(self, now: float, limit: int = TAKE_OVER_AT_ONCE) -> list[StaleClaim]:
+        """Claims of questions neither done nor renewed within the claim timeout, oldest first."""
+        query = (sa.select(EVENTS.c.event_id, EVENTS.c.claimed_by, EVENTS.c.claimed_at, EVENTS.c.attempts,
+                           EVENTS.c.question)
+                 .where(EVENTS.c.done.is_(False), EVENTS.c.question.is_not(None),
+                        EVENTS.c.claimed_at < now - self.claim_timeout)
+                 .order_by(EVENTS.c.claimed_at).limit(limit))
+        with self.engine.connect() as db:
+            return [StaleClaim(*row) for row in db.execute(query)]
+
+    def take_over(self, stale: StaleClaim, now: float) -> Claim | None:
+        """`stale` made this replica's, or None if another replica took it (or its holder
+        renewed it, or finished it) since it was read."""
+        give_up = stale.attempts >= MAX_ATTEMPTS
+        change = (dict(done=True, failed=True, question=None) if give_up  # forgotten: it will not be asked again
+                  else dict(attempts=stale.attempts + 1))
+        # The old holder and time in the WHERE: of replicas taking it at once, one matches.
+        take = (EVENTS.update().where(EVENTS.c.event_id == stale.event_id, EVENTS.c.claimed_by == stale.claimed_by,
+                                      EVENTS.c.claimed_at == stale.claimed_at, EVENTS.c.done.is_(False))
+                .values(claimed_by=self.replica, claimed_at=now, **change))
         with self.engine.begin() as db:
-            db.execute(EVENTS.update().where(EVENTS.c.event_id == event_id).values(done=True))
+            if db.execute(take).rowcount != 1:
+                return None
+        question = json.loads(stale.question)
+        if not give_up:
+            self._hold(stale.event_id, question)
+        return Claim(stale.event_id, question, stale.attempts if give_up else stale.attempts + 1, give_up)
+
+    def renew_held(self, now: float | None = None) -> int:
+        """Renew the claims this replica is still working on, so that a slow answer (a long
+        queue, a slow model) is not taken over while its replica lives; for at most
+        HOLD_TIMEOUTS claim timeouts, so a stuck answer is still taken over in bounded time.
+        Returns how many were renewed."""
+        now = time.time() if now is None else now
+        limit = time.monotonic() - HOLD_TIMEOUTS * self.claim_timeout
+        with self._held_lock:
+            for event_id in [e for e, since in self._held.items() if since < limit]:
+                del self._held[event_id]
+            held = list(self._held)
+        if not held:
+            return 0
+        renew = (EVENTS.update().where(EVENTS.c.event_id.in_(held), EVENTS.c.claimed_by == self.replica,
+                                       EVENTS.c.done.is_(False)).values(claimed_at=now))
+        with self.engine.begin() as db:
+            return db.execute(renew).rowcount
+
+    def _hold(self, event_id: str, question: dict | None) -> None:
+        if question is not None:  # only questions are taken over, so only they need renewing
+            with self._held_lock:
+                self._held.setdefault(event_id, time.monotonic())
+
+    def release(self, event_id: str) -> None:
+        """This replica no longer works on the event (answered, or its attempt failed: then
+        the claim goes stale and another attempt follows)."""
+        with self._held_lock:
+            self._held.pop(event_id, None)
+
+    def finish_event(self, event_id: str) -> None:
+        """The answer to the event is posted: no retry or sweeper answers it again, and the
+        question is no longer kept with the claim."""
+        with self.engine.begin() as db:
+            db.execute(EVENTS.update().where(EVENTS.c.event_id == event_id).values(done=True, question=None))
+        self.release(event_id)
+
+    def fail_event(self, event_id: str) -> None:
+        """The event cannot be answered any more (recorded as failed; never tried again)."""
+        with self.engine.begin() as db:
+            db.execute(EVENTS.update().where(EVENTS.c.event_id == event_id).values(done=True, failed=True,
+                                                                                  question=None))
+        self.release(event_id)
 
     def integrity_problem(self) -> str | None:
         """What the database's own check finds wrong, or None (qa doctor)."""

@@ -12,9 +12,11 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from bot.cli import cli
-from bot.slack.state import EVENTS, LATEST, SlackState, state_url
+from bot.slack.state import EVENTS, LATEST, MAX_ATTEMPTS, META, SCHEMA_VERSION, SlackState, events_v2, state_url
 from retrieval.settings import Settings
 from retrieval.types import Answer, Citation
+
+QUESTION = {"kind": "mention", "channel": "C1", "user": "U1", "text": "What did Shoigu ask?", "ts": "1.0"}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -72,6 +74,102 @@ def test_an_answered_event_is_never_answered_again(url):
     assert a.claim_event("Ev0DONE", now=now)
     a.finish_event("Ev0DONE")
     assert not b.claim_event("Ev0DONE", now=now + 3600)
+
+
+def row(state: SlackState, event_id: str):
+    with state.engine.connect() as db:
+        return db.execute(sa.select(EVENTS).where(EVENTS.c.event_id == event_id)).one()
+
+
+def test_of_sweepers_racing_for_stale_claims_each_claim_goes_to_exactly_one(url):
+    dead, now = replica(claim_timeout=5), time.time()
+    events = [f"Ev0STALE{n:02d}" for n in range(12)]
+    for event_id in events:
+        assert dead.claim_event(event_id, QUESTION, now=now - 10)  # its replica died: never renewed, never done
+    sweepers = [replica(claim_timeout=5) for _ in range(4)]
+    taken: dict[str, list[str]] = {s.replica: [] for s in sweepers}
+    start = threading.Barrier(len(sweepers))
+
+    def sweep(state: SlackState) -> None:
+        start.wait()
+        taken[state.replica] = [c.event_id for c in state.take_over_stale(now, limit=len(events))]
+
+    threads = [threading.Thread(target=sweep, args=(s,)) for s in sweepers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    won = [e for ids in taken.values() for e in ids]
+    assert sorted(won) == events  # every stale claim taken, none twice
+    for holder, ids in taken.items():
+        assert all(row(dead, e).claimed_by == holder and row(dead, e).attempts == 2 for e in ids)
+
+
+def test_a_sweeper_that_read_a_stale_claim_another_took_meanwhile_does_not_take_it(url):
+    dead, a, b, now = replica(claim_timeout=5), replica(claim_timeout=5), replica(claim_timeout=5), time.time()
+    assert dead.claim_event("Ev0BOTH", QUESTION, now=now - 10)
+    [seen_by_b] = b.stale_claims(now)
+    [seen_by_a] = a.stale_claims(now)
+    assert a.take_over(seen_by_a, now) is not None  # A's UPDATE lands first...
+    assert b.take_over(seen_by_b, now + 0.5) is None  # ...so B's, from the same reading, matches nothing
+    assert row(a, "Ev0BOTH").claimed_by == a.replica and row(a, "Ev0BOTH").attempts == 2
+
+
+def test_a_done_claim_is_never_replayed_and_its_question_is_not_kept(url):
+    a, b, now = replica(claim_timeout=5), replica(claim_timeout=5), time.time()
+    assert a.claim_event("Ev0ANSWERED", QUESTION, now=now)
+    a.finish_event("Ev0ANSWERED")
+    assert b.take_over_stale(now + 3600) == [] and not b.claim_event("Ev0ANSWERED", QUESTION, now=now + 3600)
+    assert row(b, "Ev0ANSWERED").question is None and row(b, "Ev0ANSWERED").claimed_by == a.replica
+
+
+def test_an_event_that_is_no_question_is_never_taken_over(url):
+    a, b, now = replica(claim_timeout=5), replica(claim_timeout=5), time.time()
+    assert a.claim_event("Ev0HOMEOPENED", None, now=now)  # App Home, an edit...: nothing to answer again
+    assert b.take_over_stale(now + 60) == []
+
+
+def test_attempts_are_bounded_then_the_claim_is_given_up_once_and_recorded(url):
+    replicas, now = [replica(claim_timeout=5) for _ in range(5)], time.time()
+    assert replicas[0].claim_event("Ev0POISON", QUESTION, now=now)  # attempt 1, its replica dies
+    assert replicas[1].claim_event("Ev0POISON", QUESTION, now=now + 6)  # a Slack retry: attempt 2, dies too
+    [claim] = replicas[2].take_over_stale(now + 12)  # a sweeper: attempt 3, dies as well
+    assert (claim.attempts, claim.give_up, claim.question) == (MAX_ATTEMPTS, False, QUESTION)
+    assert not replicas[1].claim_event("Ev0POISON", QUESTION, now=now + 18)  # a late retry no longer answers it
+    [last] = replicas[3].take_over_stale(now + 18)
+    assert last.give_up and last.attempts == MAX_ATTEMPTS and last.question == QUESTION  # to tell the asker
+    stored = row(replicas[0], "Ev0POISON")
+    assert stored.done and stored.failed and stored.question is None and stored.attempts == MAX_ATTEMPTS
+    assert replicas[4].take_over_stale(now + 3600) == []  # never again
+
+
+def test_a_replica_working_on_a_claim_renews_it_and_it_is_taken_over_only_once_renewals_stop(url):
+    a, b, now = replica(claim_timeout=5), replica(claim_timeout=5), time.time()
+    assert a.claim_event("Ev0SLOW", QUESTION, now=now)
+    assert a.renew_held(now + 4) == 1  # a slow answer, its replica alive
+    assert b.take_over_stale(now + 6) == [] and b.take_over_stale(now + 8.5) == []
+    a.release("Ev0SLOW")  # the attempt ended without an answer (say Slack refused the post)
+    assert a.renew_held(now + 9) == 0
+    [claim] = b.take_over_stale(now + 9.5)
+    assert claim.event_id == "Ev0SLOW" and row(a, "Ev0SLOW").claimed_by == b.replica
+    assert a.renew_held(now + 10) == 0  # a renewal by the old holder cannot take it back
+
+
+def test_a_database_at_schema_version_2_is_migrated_keeping_the_claims_in_flight(url):
+    engine = sa.create_engine(state_url(Settings()))
+    with engine.begin() as db:
+        META.create_all(db, tables=[t for t in META.sorted_tables if t.name != "events"])
+        events_v2(sa.MetaData()).create(db)
+        db.execute(SCHEMA_VERSION.insert().values(version=2))
+        db.execute(sa.text("INSERT INTO events (event_id, claimed_by, claimed_at, done) VALUES ('Ev0OLD', 'old', :t, :f)"),
+                   {"t": time.time(), "f": False})
+    engine.dispose()
+    a = replica()
+    assert a.schema_version() == LATEST
+    old = row(a, "Ev0OLD")
+    assert (old.claimed_by, old.attempts, old.failed, old.question) == ("old", 1, False, None)
+    assert not a.claim_event("Ev0OLD") and a.claim_event("Ev0NEW", QUESTION)
+    assert row(a, "Ev0NEW").question is not None
 
 
 def test_history_answers_and_votes_written_by_one_replica_are_read_by_the_other(url):
