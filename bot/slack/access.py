@@ -299,34 +299,34 @@ class AccessControl:
             return frozenset()
 
 
-def asker_from_event(body: dict, event: dict, context) -> Asker:
-    direct = event.get("channel_type") == "im"
-    return Asker(user=event.get("user", ""), team=event.get("user_team") or event.get("team"),
-                 workspace=_workspace(context), channel=event["channel"],
-                 rules_channel=None if direct else event["channel"],
-                 shared=bool(body.get("is_ext_shared_channel")) if "is_ext_shared_channel" in body else None,
-                 direct=direct)
+def asker_from_event(user: str, team: str | None, workspace: str | None, channel: str, channel_type: str | None,
+                     shared: bool | None) -> Asker:
+    """A mention or a message. `shared`: the envelope's is_ext_shared_channel (None: look it up)."""
+    direct = channel_type == "im"
+    return Asker(user=user, team=team, workspace=workspace, channel=channel, rules_channel=None if direct else channel,
+                 shared=shared, direct=direct)
 
 
-def asker_from_interaction(user: str, team: str | None, channel: str, context) -> Asker:
+def asker_from_interaction(user: str, team: str | None, channel: str, workspace: str | None) -> Asker:
     """A slash command or a button click: the channel's shared flag is looked up."""
     direct = channel.startswith("D")
-    return Asker(user=user, team=team, workspace=_workspace(context), channel=channel,
+    return Asker(user=user, team=team, workspace=workspace, channel=channel,
                  rules_channel=None if direct else channel, direct=direct)
 
 
-def panel_asker(user: str, team: str | None, channel: str, viewing: str | None, context) -> Asker:
+def panel_asker(user: str, team: str | None, channel: str, viewing: str | None, workspace: str | None) -> Asker:
     """The assistant panel: a private thread, answered from the viewed channel's rule."""
-    return Asker(user=user, team=team, workspace=_workspace(context), channel=channel, rules_channel=viewing, direct=True,
+    return Asker(user=user, team=team, workspace=workspace, channel=channel, rules_channel=viewing, direct=True,
                  panel=True)
 
 
-def home_asker(user: str, channel: str | None, context) -> Asker:
+def home_asker(user: str, channel: str | None, workspace: str | None) -> Asker:
     """For the App Home's list: may `user` ask in `channel` (None: DMs and the panel)?"""
-    return Asker(user=user, team=None, workspace=_workspace(context), channel=channel or "", rules_channel=channel,
+    return Asker(user=user, team=None, workspace=workspace, channel=channel or "", rules_channel=channel,
                  direct=True)
 
 
-def _workspace(context) -> str | None:
+def workspace_of(context) -> str | None:
+    """The app's workspace, from Bolt's context of a request."""
     result = context.authorize_result
     return (result.team_id if result is not None else None) or context.team_id

@@ -18,12 +18,14 @@ from retrieval.settings import Settings
 from retrieval.store.corpus import list_corpora
 from retrieval.types import Answer
 
-from .access import AccessControl, Admission, Asker, home_asker
+from .access import AccessControl, Admission, Asker, home_asker, workspace_of
 from .blocks import Home, HomeCorpus, answer_blocks, escape, fallback_text, notice_blocks
 from .state import SlackState
 
 APOLOGY = "Sorry, something went wrong while answering. The error has been logged; please try again in a minute."
 EMPTY = "Ask me a question, for example: What did Shoigu ask Wallace?"
+GAVE_UP = ("Sorry, I could not answer this question: every attempt was interrupted before the answer was ready. "
+           "Please ask again in a few minutes; if this keeps happening, tell the person who runs this bot.")
 
 log = logging.getLogger(__name__)
 
@@ -81,12 +83,15 @@ class Replier:
         return answer, None
 
     def reply(self, question: str, admission: Admission, channel: str, thread_ts: str | None, *,
-              ephemeral: bool = False, on_draft: Callable[[str], None] | None = None) -> Reply:
+              ephemeral: bool = False, on_draft: Callable[[str], None] | None = None, give_up: bool = False) -> Reply:
         """Answer `question` asked in `channel` from the admitted corpus (in the thread
         `thread_ts`, if any: earlier turns of that thread make it a follow-up). `on_draft`
-        sees an LLM answer's text as it streams."""
+        sees an LLM answer's text as it streams. With `give_up` (its earlier attempts all
+        died), the reply says so rather than trying once more."""
         if not admission.allowed or admission.corpus is None:
             raise ValueError("reply() needs an admission that allows the question")
+        if give_up:
+            return Reply(GAVE_UP, notice_blocks(GAVE_UP))
         if not question.strip():
             return Reply(EMPTY, notice_blocks(EMPTY))
         corpus = admission.corpus
@@ -113,7 +118,7 @@ class Replier:
         policy = self.access.policy()
         where: dict[str, list[str]] = {}
         for channel in [None, *sorted(policy.channels)]:
-            admission = self.admit(home_asker(user, channel, context))
+            admission = self.admit(home_asker(user, channel, workspace_of(context)))
             if admission.allowed:
                 where.setdefault(admission.corpus, []).append(channel or "")
         try:
@@ -138,11 +143,12 @@ class Replier:
             return [p.strip() for p in self.settings.slack_suggested_prompts.split(";") if p.strip()]
         return []
 
-    def answered(self, body: dict) -> None:
-        """The reply to this event is posted: a retry reaching any replica is ignored (until
-        then, a claim older than QA_STATE_CLAIM_TIMEOUT is answered again)."""
-        if body.get("event_id"):
-            self.state.finish_event(body["event_id"])
+    def answered(self, key: str | None) -> None:
+        """The claimed request `key` is dealt with (its reply posted): neither a retry nor a
+        sweeper answers it again (until then, a claim left stale past QA_STATE_CLAIM_TIMEOUT
+        is answered by another replica)."""
+        if key:
+            self.state.finish_event(key)
 
     def is_known_thread(self, channel: str, thread_ts: str) -> bool:
         return bool(self.state.history(channel, thread_ts))

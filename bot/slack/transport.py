@@ -79,6 +79,8 @@ def _react(method, channel: str, ts: str) -> bool:
         method(channel=channel, timestamp=ts, name=WORKING_REACTION)
         return True
     except SlackApiError as exc:
+        if exc.response.get("error") == "already_reacted":  # a replica that died on this question showed it
+            return True
         log.warning("reaction not shown: %s", exc.response.get("error"))
         return False
 

@@ -9,7 +9,7 @@ from slack_bolt import App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from ...access import asker_from_interaction
+from ...access import asker_from_interaction, workspace_of
 from ...blocks import POST_TO_CHANNEL, answer_blocks, context_block, escape, fallback_text
 from ...replies import Replier
 from ..acks import acknowledge
@@ -28,7 +28,8 @@ def register(app: App, replier: Replier) -> None:
         user = body["user"]
         channel = body["channel"]["id"]
         answer, refusal = replier.shareable(action.get("value", ""),
-                                            asker_from_interaction(user["id"], user.get("team_id"), channel, context))
+                                            asker_from_interaction(user["id"], user.get("team_id"), channel,
+                                                                   workspace_of(context)))
         if answer is None:
             respond(response_type="ephemeral", replace_original=False, text=refusal)
             return

@@ -7,14 +7,15 @@ the corpus's suggested prompts, shows a status while working and answers in the 
 from __future__ import annotations
 
 from slack_bolt import App, Assistant, BoltContext, SaveThreadContext, Say, SetStatus, SetSuggestedPrompts, SetTitle
-from slack_bolt.context.get_thread_context.get_thread_context import GetThreadContext
 from slack_sdk import WebClient
 
-from ...access import Admission, panel_asker
+from ...access import Admission, panel_asker, workspace_of
 from ...blocks import context_block, escape
+from ...questions import Question
 from ...replies import Replier, Reply, plain_question
 from ...transport import LiveReply, refuse
 from ..acks import acknowledge
+from ..answering import answer_live
 
 TITLE_LIMIT = 80
 
@@ -25,7 +26,7 @@ def register(app: App, replier: Replier) -> None:
     def admission_for(payload: dict, user: str, viewing: dict | None, context: BoltContext) -> Admission:
         channel = payload.get("channel") or payload["assistant_thread"]["channel_id"]
         team = payload.get("user_team") or payload.get("team") or context.team_id
-        return replier.admit(panel_asker(user, team, channel, (viewing or {}).get("channel_id"), context))
+        return replier.admit(panel_asker(user, team, channel, (viewing or {}).get("channel_id"), workspace_of(context)))
 
     def offer(admission: Admission, set_suggested_prompts: SetSuggestedPrompts) -> None:
         prompts = replier.prompts_for(admission.corpus)
@@ -54,23 +55,31 @@ def register(app: App, replier: Replier) -> None:
         if admission.allowed:
             offer(admission, set_suggested_prompts)
 
-    def answer(payload: dict, client: WebClient, set_status: SetStatus, set_title: SetTitle,
-               get_thread_context: GetThreadContext, context: BoltContext) -> None:
-        channel, thread_ts = payload["channel"], payload["thread_ts"]
-        admission = admission_for(payload, payload.get("user", ""), get_thread_context(), context)
-        if not admission.allowed:
-            refuse(client, channel, payload.get("user", ""), thread_ts, admission.refusal, direct=True)
-            return
-        question = plain_question(payload.get("text", ""), context.bot_user_id)
-        if not replier.is_known_thread(channel, thread_ts) and question:
-            set_title(question[:TITLE_LIMIT])
-        set_status(f"searching the corpus '{admission.corpus}'...")
-        live = LiveReply(client, channel, thread_ts)
-        reply = replier.reply(question, admission, channel, thread_ts, on_draft=live.draft)
-        searched = context_block(f"_Searched the corpus '{escape(admission.corpus)}'_")
-        live.finish(Reply(reply.text, [searched, *reply.blocks]))
+    def answer_user_message(body: dict, client: WebClient, context: BoltContext) -> None:
+        answer_live(replier, client, body, context, answer)
 
     assistant.thread_started(lazy=[greet])(acknowledge)
     assistant.thread_context_changed(lazy=[follow_channel])(acknowledge)
-    assistant.user_message(lazy=[answer])(acknowledge)
+    assistant.user_message(lazy=[answer_user_message])(acknowledge)
     app.use(assistant)
+
+
+def answer(replier: Replier, client: WebClient, question: Question, give_up: bool = False) -> None:
+    """A message in an assistant thread. The viewed channel is read from the thread-context
+    store, as Bolt's get_thread_context does for a message, so a replica that takes the
+    question over sees what the first one saw."""
+    q = question
+    channel, thread_ts = q.channel, q.thread_ts
+    viewing = replier.state.thread_contexts.find(channel_id=channel, thread_ts=thread_ts)
+    admission = replier.admit(panel_asker(q.user, q.team, channel, (viewing or {}).get("channel_id"), q.workspace))
+    if not admission.allowed:
+        refuse(client, channel, q.user, thread_ts, admission.refusal, direct=True)
+        return
+    text = plain_question(q.text, q.bot_user_id)
+    if not replier.is_known_thread(channel, thread_ts) and text:
+        SetTitle(client, channel, thread_ts)(text[:TITLE_LIMIT])
+    SetStatus(client, channel, thread_ts)(f"searching the corpus '{admission.corpus}'...")
+    live = LiveReply(client, channel, thread_ts)
+    reply = replier.reply(text, admission, channel, thread_ts, on_draft=live.draft, give_up=give_up)
+    searched = context_block(f"_Searched the corpus '{escape(admission.corpus)}'_")
+    live.finish(Reply(reply.text, [searched, *reply.blocks]))

@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 from slack_bolt import App, BoltContext, Respond
+from slack_sdk import WebClient
 
 from ...access import asker_from_interaction
+from ...questions import Question
 from ...replies import Replier, plain_question
 from ..acks import acknowledge
+from ..answering import answer_live
 
 
 def register(app: App, replier: Replier) -> None:
-    def answer_ask(command: dict, respond: Respond, context: BoltContext) -> None:
-        channel = command.get("channel_id", "")
-        admission = replier.admit(asker_from_interaction(command.get("user_id", ""), command.get("user_team_id")
-                                                         or command.get("team_id"), channel, context))
-        if not admission.allowed:
-            respond(response_type="ephemeral", text=admission.refusal)
-            return
-        reply = replier.reply(plain_question(command.get("text", ""), None), admission, channel, None, ephemeral=True)
-        respond(response_type="ephemeral", text=reply.text, blocks=reply.blocks)
+    def answer_ask(body: dict, client: WebClient, context: BoltContext) -> None:
+        answer_live(replier, client, body, context, answer)
 
     # acked within Slack's 3 seconds; the answer follows through response_url
     app.command("/ask")(ack=acknowledge, lazy=[answer_ask])
+
+
+def answer(replier: Replier, client: WebClient, question: Question, give_up: bool = False) -> None:
+    q = question
+    # Bolt's own `respond`, made from the stored response_url (it needs no token).
+    respond = Respond(response_url=q.response_url, proxy=client.proxy, ssl=client.ssl)
+    admission = replier.admit(asker_from_interaction(q.user, q.team, q.channel, q.workspace))
+    if not admission.allowed:
+        respond(response_type="ephemeral", text=admission.refusal)
+        return
+    reply = replier.reply(plain_question(q.text, None), admission, q.channel, None, ephemeral=True, give_up=give_up)
+    respond(response_type="ephemeral", text=reply.text, blocks=reply.blocks)
