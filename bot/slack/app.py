@@ -1,10 +1,12 @@
-"""create_app(): the Bolt app, its Web API client and its listeners. Nothing else."""
+"""build() / create_app(): the Bolt app, its Web API client, its listeners, and the claim
+sweeper that answers questions whose replica died (started by `qa serve`). Nothing else."""
 
 from __future__ import annotations
 
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
@@ -15,9 +17,11 @@ from retrieval.errors import QAError
 from retrieval.settings import Settings
 
 from .access import AccessControl, AccessFile
-from .listeners import register
+from .listeners import answer_again, register
+from .questions import claim_key, question_from_body
 from .replies import Replier
 from .state import SlackState
+from .sweeper import Sweeper
 
 ANSWERING_THREADS = 8
 log = logging.getLogger(__name__)
@@ -63,12 +67,21 @@ def web_client(settings: Settings) -> WebClient:
     return client
 
 
-def create_app(settings: Settings, engine: Engine, state: SlackState | None = None,
-               answering: AnsweringPool | None = None) -> App:
+@dataclass
+class Bot:
+    app: App
+    replier: Replier
+    answering: AnsweringPool
+    sweeper: Sweeper  # not started: `qa serve` starts it (and stops it on the way out)
+
+
+def build(settings: Settings, engine: Engine, state: SlackState | None = None,
+          answering: AnsweringPool | None = None) -> Bot:
     state = state or SlackState.from_settings(settings)
     state.purge_expired()  # an idle bot saves no answers, so also at start (then hourly as it answers)
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     client = web_client(settings)
+    answering = answering or AnsweringPool()
     app = App(
         client=client,
         signing_secret=signing_secret,
@@ -76,16 +89,27 @@ def create_app(settings: Settings, engine: Engine, state: SlackState | None = No
         # Each listener acks on the request's own thread and hands the answer to a lazy
         # function on the answering pool: the ack never waits for a free answering thread.
         process_before_response=True,
-        listener_executor=answering or AnsweringPool(),
+        listener_executor=answering,
     )
 
     @app.middleware
-    def answer_each_event_once(body: dict, next) -> BoltResponse | None:
-        event_id = body.get("event_id")
-        if isinstance(event_id, str) and event_id and not state.claim_event(event_id):
-            log.info("event %s already handled; retry ignored", event_id)
+    def answer_each_event_once(body: dict, context, next) -> BoltResponse | None:
+        key = claim_key(body)
+        # The question goes into the claim before Slack has its ack: from then on, a replica
+        # dying does not lose it.
+        question = question_from_body(body, context) if key else None
+        if key and not state.claim_event(key, question.to_dict() if question else None):
+            log.info("event %s already handled; retry ignored", key)
             return BoltResponse(status=200, body="")
-        return next()  # the listener marks the claim done once its answer is posted (Replier.answered)
+        return next()  # the listener marks the claim done once its answer is posted (listeners/answering.py)
 
-    register(app, Replier(engine, state, settings, AccessControl(AccessFile(settings), client)))
-    return app
+    replier = Replier(engine, state, settings, AccessControl(AccessFile(settings), client))
+    register(app, replier)
+    sweeper = Sweeper(state, lambda claim: answering.submit(answer_again, replier, client, claim))
+    return Bot(app, replier, answering, sweeper)
+
+
+def create_app(settings: Settings, engine: Engine, state: SlackState | None = None,
+               answering: AnsweringPool | None = None) -> App:
+    """The Bolt app alone, without a sweeper running (tests that need none, and benchmarks)."""
+    return build(settings, engine, state, answering).app

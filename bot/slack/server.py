@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import signal
 import sqlite3
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from slack_bolt import App, BoltRequest, BoltResponse
@@ -18,7 +20,7 @@ from retrieval.errors import QAError
 from retrieval.settings import Settings
 
 from .access import configured_corpora
-from .app import create_app
+from .app import build
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1_000_000  # Slack payloads are a few KB; anything far larger is refused
@@ -146,15 +148,34 @@ def serve(settings: Settings, host: str, port: int, holder=None) -> None:
     if settings.slack_app_token is None and settings.slack_signing_secret is None:
         raise QAError("HTTP mode needs SLACK_SIGNING_SECRET to verify requests (or set SLACK_APP_TOKEN for Socket Mode)")
     engine = Engine(settings, holder=holder)
-    app = create_app(settings, engine)
+    bot = build(settings, engine)
     warm(engine, settings)
-    if settings.slack_app_token is not None:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
+    bot.sweeper.start()  # after warming: a question taken over at start is answered as fast as any
+    try:
+        if settings.slack_app_token is not None:
+            serve_socket_mode(bot.app, settings.slack_app_token.get_secret_value())
+            return
+        import uvicorn
 
-        log.info("serving Slack over Socket Mode")
-        SocketModeHandler(app, settings.slack_app_token.get_secret_value()).start()
-        return
-    import uvicorn
+        log.info("serving Slack over HTTP on %s:%d (/slack/events, /health)", host, port)
+        uvicorn.run(asgi_app(bot.app, engine), host=host, port=port, log_level="info", access_log=False)
+    finally:
+        bot.sweeper.stop()
 
-    log.info("serving Slack over HTTP on %s:%d (/slack/events, /health)", host, port)
-    uvicorn.run(asgi_app(app, engine), host=host, port=port, log_level="info", access_log=False)
+
+def serve_socket_mode(app: App, app_token: str) -> None:
+    """Socket Mode until SIGTERM or SIGINT. Bolt's own start() blocks forever and leaves
+    SIGTERM to kill the process where it stands; here it ends the way uvicorn's does: the
+    connection closed, the sweeper stopped, the answers under way finished."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    handler = SocketModeHandler(app, app_token)
+    handler.connect()
+    log.info("serving Slack over Socket Mode")
+    while not stop.wait(1.0):  # (a timed wait: signal handlers run between its rounds)
+        pass
+    log.info("shutting down: closing the Socket Mode connection")
+    handler.close()

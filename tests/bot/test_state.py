@@ -3,18 +3,23 @@ file and on a real PostgreSQL (a throwaway cluster), each replica its own SlackS
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
+import urllib.parse
 
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
+from slack_bolt import BoltRequest
 
 from bot.cli import cli
+from bot.slack.app import AnsweringPool, create_app
 from bot.slack.state import EVENTS, LATEST, MAX_ATTEMPTS, META, SCHEMA_VERSION, SlackState, events_v2, state_url
 from retrieval.settings import Settings
 from retrieval.types import Answer, Citation
+from tests.slack_fake import BOT_USER, FakeSlack, app_mention, event_callback, sign, slash_command
 
 QUESTION = {"kind": "mention", "channel": "C1", "user": "U1", "text": "What did Shoigu ask?", "ts": "1.0"}
 
@@ -170,6 +175,41 @@ def test_a_database_at_schema_version_2_is_migrated_keeping_the_claims_in_flight
     assert (old.claimed_by, old.attempts, old.failed, old.question) == ("old", 1, False, None)
     assert not a.claim_event("Ev0OLD") and a.claim_event("Ev0NEW", QUESTION)
     assert row(a, "Ev0NEW").question is not None
+
+
+def test_the_question_stored_with_a_claim_is_what_answers_it_and_holds_no_token(url):
+    """Signed requests through the real Bolt app: its middleware stores each question with
+    the claim before the ack. Read while the answer is still queued (the only answering
+    thread is busy), as a replica taking it over would read it."""
+    fake, token, secret = FakeSlack(), "xoxb-state-test-SECRET-token", "state-test-signing-secret"
+    settings = Settings(slack_api_url=fake.api_url, slack_bot_token=token, slack_signing_secret=secret)
+    pool, busy = AnsweringPool(workers=1), threading.Event()
+    pool.submit(busy.wait)
+    # No engine: the answers are cancelled before they start; the claims are the subject here.
+    app = create_app(settings, None, replica(), pool)
+    mention = event_callback(app_mention("What did Shoigu ask Wallace?", "CSTORED"), "Ev0STORED")
+    ask = slash_command("What would Russia like to avoid?", "CSTORED", fake.response_url("stored"))
+    try:
+        for body, content_type in ((json.dumps(mention), "application/json"),
+                                   (urllib.parse.urlencode(ask), "application/x-www-form-urlencoded")):
+            headers = {"content-type": content_type, **sign(secret, body)}
+            assert app.dispatch(BoltRequest(body=body, headers=headers)).status == 200
+        with replica().engine.connect() as db:
+            stored = dict(db.execute(sa.select(EVENTS.c.event_id, EVENTS.c.question)).all())
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+        busy.set()
+        fake.close()
+    asked, commanded = json.loads(stored["Ev0STORED"]), json.loads(stored[f"command:{ask['trigger_id']}"])
+    event = mention["event"]
+    assert (asked["kind"], asked["channel"], asked["user"], asked["text"], asked["ts"], asked["team"]) == (
+        "mention", "CSTORED", event["user"], event["text"], event["ts"], event["team"])
+    assert asked["bot_user_id"] == BOT_USER and asked["shared"] is False and asked["response_url"] is None
+    assert (commanded["kind"], commanded["text"], commanded["response_url"]) == (
+        "command", ask["text"], fake.response_url("stored"))
+    for text in stored.values():
+        assert "token" not in json.loads(text) and mention["token"] not in text
+        assert token not in text and secret not in text
 
 
 def test_history_answers_and_votes_written_by_one_replica_are_read_by_the_other(url):
