@@ -58,18 +58,23 @@ class Replica:
             self.process.wait(timeout=30)
 
 
-def finished(state_url: str, event_id: str) -> str | None:
-    """The replica whose answer to the event is posted (its claim is done), as the shared
-    database has it; None while it is unclaimed or being answered."""
+def claim_row(state_url: str, event_id: str):
+    """The event's claim as the shared database has it (None while unclaimed)."""
     from bot.slack.state import EVENTS
 
     engine = sa.create_engine(state_url.replace("postgresql://", "postgresql+psycopg://"))
     try:
         with engine.connect() as db:
-            row = db.execute(sa.select(EVENTS.c.claimed_by, EVENTS.c.done).where(EVENTS.c.event_id == event_id)).first()
+            return db.execute(sa.select(EVENTS).where(EVENTS.c.event_id == event_id)).first()
     finally:
         engine.dispose()
-    return row.claimed_by if row is not None and row.done else None
+
+
+def finished(state_url: str, event_id: str) -> str | None:
+    """The replica whose answer to the event is posted (its claim is done), as the shared
+    database has it; None while it is unclaimed or being answered."""
+    row = claim_row(state_url, event_id)
+    return row.claimed_by if row is not None and row.done and not row.failed else None
 
 
 def held_by(replica: Replica) -> str:
@@ -135,26 +140,36 @@ def test_a_retry_on_the_other_replica_is_not_answered_again_and_the_thread_and_v
     assert b.cli("feedback").splitlines()[0] == counts
 
 
-def test_a_question_whose_replica_is_killed_mid_answer_is_answered_once_by_the_other_after_the_claim_timeout(deployment):
+def test_a_question_whose_replica_is_killed_mid_answer_is_answered_once_by_the_others_sweeper_with_no_retry(deployment):
+    """Slack has A's acknowledgement, so it never retries: only B's sweeper can answer."""
     timeout = 3.0
     with FakeOpenAI(Step(delay=600), citing(SHOIGU_SENTENCE, "Shoigu asked him to explain [P].")) as model:
         llm = {"QA_LLM": "openai:gpt-4o-mini", "QA_LLM_BASE_URL": model.base_url, "QA_LLM_API_KEY": "sk-test",
                "QA_LLM_TIMEOUT": "600", "QA_STATE_CLAIM_TIMEOUT": str(timeout)}
         a, b = deployment("a", **llm), deployment("b", **llm)
-        fake = deployment.fake
+        fake, url = deployment.fake, deployment.state_url
         mention = app_mention(QUESTION, "CKILL")
-        a.event(mention, "Ev0KILLED")
+        a.event(mention, "Ev0KILLED")  # answered 200: the only delivery Slack makes
         fake.wait_for(lambda: model.requests)  # A is waiting for its model: mid-answer
-        claimed = time.time()
+        first = claim_row(url, "Ev0KILLED")
+        # While A lives it renews its claim: past the timeout, B's sweeper has left it alone.
+        renewed = fake.wait_for(lambda: (row := claim_row(url, "Ev0KILLED")).claimed_at > first.claimed_at + timeout
+                                and row)
+        assert renewed.claimed_by == first.claimed_by and renewed.claimed_by.startswith(held_by(a))
+        assert not renewed.done and len(model.requests) == 1
+
         a.process.send_signal(signal.SIGKILL)
         a.process.wait(timeout=30)
-
-        b.event(mention, "Ev0KILLED", retry=1)  # within the timeout: A might still be answering
-        time.sleep(max(0.0, claimed + timeout + 0.5 - time.time()))  # Slack's next retry comes later
-        assert finished(deployment.state_url, "Ev0KILLED") is None and len(model.requests) == 1
-        b.event(mention, "Ev0KILLED", retry=2)
-        assert fake.wait_for(lambda: finished(deployment.state_url, "Ev0KILLED")).startswith(held_by(b))
+        killed = time.monotonic()
+        assert fake.wait_for(lambda: finished(url, "Ev0KILLED"), timeout=60).startswith(held_by(b))
+        # Bounded: the timeout since A's last renewal, one sweep interval, and B's answer.
+        assert time.monotonic() - killed < timeout + 30
         [answer] = fake.posts("CKILL")
+        assert answer["thread_ts"] == mention["ts"]
         edits = [c.body for c in fake.calls_about("CKILL") if c.method == "chat.update"]
         assert SHOIGU_SENTENCE in json.dumps((edits or [answer])[-1]["blocks"])
         assert len(model.requests) == 2  # A's, cut short by the kill, and B's
+        assert claim_row(url, "Ev0KILLED").attempts == 2
+    log = (deployment.logs / "b.log").read_text()
+    assert "event Ev0KILLED (mention): no answer within 3 s of its last sign of life; answering it here" in log
+    assert QUESTION not in log
