@@ -19,7 +19,7 @@ from bot.slack.app import AnsweringPool, create_app
 from bot.slack.state import EVENTS, LATEST, MAX_ATTEMPTS, META, SCHEMA_VERSION, SlackState, events_v2, state_url
 from retrieval.settings import Settings
 from retrieval.types import Answer, Citation
-from tests.slack_fake import BOT_USER, FakeSlack, app_mention, event_callback, sign, slash_command
+from tests.support.slack_fake import BOT_USER, FakeSlack, app_mention, event_callback, sign, slash_command
 
 QUESTION = {"kind": "mention", "channel": "C1", "user": "U1", "text": "What did Shoigu ask?", "ts": "1.0"}
 

@@ -27,12 +27,13 @@ from bot.slack.replies import GAVE_UP
 from bot.slack.server import warm
 from bot.slack.state import EVENTS, MAX_ATTEMPTS, SlackState
 from bot.slack.sweeper import Sweeper, sweep_interval
-from retrieval.chain import Engine
-from retrieval.ingest import ingest
+from retrieval.engine import Engine
+from retrieval.ingest.pipeline import ingest
 from retrieval.settings import Settings
+from retrieval.store.naming import slack_state
 from tests.bot.test_slack import BOT_TOKEN, SECRET, all_text
-from tests.conftest import SEED_CORPUS, SHOIGU_SENTENCE
-from tests.slack_fake import FakeSlack, app_mention, event_callback, message, new_ts, sign, slash_command
+from tests.support.seed import SEED_CORPUS, SHOIGU_SENTENCE
+from tests.support.slack_fake import FakeSlack, app_mention, event_callback, message, new_ts, sign, slash_command
 
 pytestmark = pytest.mark.integration
 
@@ -49,7 +50,7 @@ class World:
     fake: FakeSlack
 
     def replica(self, answering: AnsweringPool | None = None) -> Bot:
-        state = SlackState(self.settings.data_dir / "slack.sqlite3", claim_timeout=TIMEOUT)
+        state = SlackState(slack_state(self.settings.data_dir), claim_timeout=TIMEOUT)
         return build(self.settings, self.engine, state, answering or AnsweringPool())
 
     def rules(self, text: str) -> None:
@@ -106,7 +107,7 @@ def sweep_later(bot: Bot, after: float = TIMEOUT + 1) -> list:
 
 
 def claim_row(world: World, key: str):
-    state = SlackState(world.settings.data_dir / "slack.sqlite3")
+    state = SlackState(slack_state(world.settings.data_dir))
     try:
         with state.engine.connect() as db:
             return db.execute(sa.select(EVENTS).where(EVENTS.c.event_id == key)).one()
@@ -212,8 +213,8 @@ def test_a_question_every_attempt_died_on_gets_one_plain_failure_notice_and_is_n
 
 
 def test_the_sweeper_thread_sweeps_every_interval_and_stops_when_told(world):
-    state = SlackState(world.settings.data_dir / "slack.sqlite3", claim_timeout=0.2)
-    dead = SlackState(world.settings.data_dir / "slack.sqlite3", claim_timeout=0.2)
+    state = SlackState(slack_state(world.settings.data_dir), claim_timeout=0.2)
+    dead = SlackState(slack_state(world.settings.data_dir), claim_timeout=0.2)
     assert dead.claim_event(f"Ev0THREAD{uuid.uuid4().hex[:6]}", {"kind": "mention"}, now=time.time() - 1)
     replayed: list = []
     seen = threading.Event()
