@@ -83,7 +83,7 @@ class Settings(BaseSettings):
     )
     state_claim_timeout: float = Field(
         60.0, alias="QA_STATE_CLAIM_TIMEOUT", gt=0, le=3600,
-        description="Seconds after which an event a replica claimed but did not answer (it died mid-answer) is answered by the replica Slack's next retry reaches.",
+        description="Seconds after which a question a replica claimed, did not answer and stopped renewing (it died mid-answer) is answered by another replica: the one Slack's next retry reaches, or the first whose claim sweeper finds it.",
     )
 
     @field_validator("chroma_host")
