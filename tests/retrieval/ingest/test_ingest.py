@@ -12,7 +12,7 @@ from retrieval.search.embeddings import SentenceEmbeddings
 from retrieval.store.client import open_client
 from retrieval.store.corpus import CorpusStore
 from retrieval.store.naming import model_cache
-from tests.support.seed import SEED_FILE, SHOIGU_SENTENCE
+from tests.support.seed import SEED_CORPUS, SEED_FILE, SHOIGU_SENTENCE
 
 pytestmark = pytest.mark.integration
 
@@ -235,3 +235,11 @@ def test_a_file_replaced_by_a_link_loses_what_was_stored_from_it(settings, tmp_p
     assert [s["source"] for s in report.skipped] == [str(docs / "notes.txt")]
     texts = " ".join(text for _, text, _ in CorpusStore(open_client(settings), settings, "default", None).iter_passages())
     assert "lentil soup" in texts and "library" not in texts and "vault" not in texts
+
+
+def test_the_public_ingest_runs_the_pipeline_whatever_was_imported_before(settings):
+    import retrieval.ingest.pipeline  # noqa: F401  (binds the name `ingest` in `retrieval` to the package)
+    from retrieval import IngestReport, ingest
+
+    report = ingest([str(SEED_CORPUS)], "default", settings, progress=False)
+    assert isinstance(report, IngestReport) and report.added and report.passages_written > 0
