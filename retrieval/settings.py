@@ -76,6 +76,24 @@ class Settings(BaseSettings):
         30, alias="QA_SLACK_RETENTION_DAYS", gt=0, le=3650,
         description="Days questions, answers and feedback are kept in the Slack state database before they are deleted.",
     )
+    # Installing into several workspaces (OAuth): both set turn it on (bot/slack/install.py).
+    slack_client_id: str | None = Field(
+        None, alias="SLACK_CLIENT_ID",
+        description="The app's Client ID (Basic Information); with SLACK_CLIENT_SECRET, qa serve installs into any number of workspaces through /slack/install, each with its own bot token, and SLACK_BOT_TOKEN is not used.",
+    )
+    slack_client_secret: SecretStr | None = Field(None, alias="SLACK_CLIENT_SECRET", description="The app's Client Secret (Basic Information), for the OAuth install.")
+    slack_scopes: str = Field(
+        "", alias="SLACK_SCOPES",
+        description="Bot scopes the install asks for, separated by commas; empty: the bot scopes of bot/manifest.yaml.",
+    )
+    slack_redirect_uri: str | None = Field(
+        None, alias="SLACK_REDIRECT_URI",
+        description="The OAuth Redirect URL, e.g. https://qa.example.com/slack/oauth_redirect; unset: the one set in the app's OAuth & Permissions page.",
+    )
+    slack_authorize_url: str = Field(
+        "https://slack.com/oauth/v2/authorize", alias="SLACK_AUTHORIZE_URL",
+        description="Where /slack/install sends the installer to approve the app (Slack's page; the tests' fake).",
+    )
     # Several replicas share their Slack state in PostgreSQL. SecretStr: the URL holds a password.
     state_url: SecretStr | None = Field(
         None, alias="QA_STATE_URL",
@@ -120,6 +138,11 @@ class Settings(BaseSettings):
             raise ValueError(f"expected postgresql://USER:PASSWORD@HOST/DATABASE or sqlite:///PATH, got a '{scheme}:' URL")
         return value
 
+    @field_validator("slack_client_id", "slack_client_secret", "slack_redirect_uri", mode="before")
+    @classmethod
+    def _blank_oauth_is_none(cls, value):
+        return value or None
+
     @field_validator("slack_access", mode="before")
     @classmethod
     def _blank_path_is_none(cls, value):
@@ -128,6 +151,11 @@ class Settings(BaseSettings):
     @property
     def server_mode(self) -> bool:
         return self.chroma_host is not None
+
+    @property
+    def oauth_install(self) -> bool:
+        """Installed into workspaces through OAuth (SLACK_CLIENT_ID and SLACK_CLIENT_SECRET set)."""
+        return self.slack_client_id is not None and self.slack_client_secret is not None
 
     @property
     def channel_corpora(self) -> dict[str, str]:

@@ -17,6 +17,12 @@ corpus for everyone, as before the file existed. `AccessControl.decide` is the d
 
     [prompts]                     # assistant-panel suggestions per corpus
     handbook = ["How many days of leave do I get?"]
+
+Several workspaces (bot/slack/install.py): a `{team}` in QA_SLACK_ACCESS is replaced by the
+workspace's team ID, one file per workspace (`/etc/qa-bot/access-{team}.toml`); a workspace
+whose file does not exist (yet) has every question refused, never another workspace's rules.
+Without `{team}`, one file (or none) applies to every workspace. Lookups (usergroup members,
+a channel's shared flag) use the asking workspace's own token, and are cached per workspace.
 """
 
 from __future__ import annotations
@@ -30,7 +36,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from retrieval.settings import CORPUS_NAME_PATTERN, Settings
@@ -38,6 +43,8 @@ from retrieval.settings import CORPUS_NAME_PATTERN, Settings
 from .blocks import escape
 
 LOOKUP_TTL = 300.0  # seconds a usergroup's members or a channel's shared flag are trusted
+TEAM = "{team}"  # in QA_SLACK_ACCESS: the workspace's team ID (one access file per workspace)
+TEAM_ID = re.compile(r"[TE][A-Z0-9]{2,}")
 log = logging.getLogger(__name__)
 
 
@@ -148,14 +155,48 @@ def _only(table: dict, allowed: set[str], where: str) -> None:
                               f"(allowed: {', '.join(sorted(allowed))})")
 
 
+def per_workspace(settings: Settings) -> bool:
+    """QA_SLACK_ACCESS names one file per workspace (it holds `{team}`)."""
+    return settings.slack_access is not None and TEAM in str(settings.slack_access)
+
+
+def access_path(settings: Settings, workspace: str | None) -> Path | None:
+    """The access file for `workspace` (per_workspace: QA_SLACK_ACCESS with its `{team}`
+    replaced by the team ID), or None when there is none: a request naming no workspace, or
+    something that is not a team ID."""
+    if not workspace or not TEAM_ID.fullmatch(workspace):
+        return None
+    return Path(str(settings.slack_access).replace(TEAM, workspace))
+
+
+def access_files(settings: Settings) -> dict[str, Path]:
+    """The per-workspace access files there are now, by team ID (`{team}` in QA_SLACK_ACCESS)."""
+    pattern = settings.slack_access
+    if not per_workspace(settings):
+        return {}
+    head, _, tail = pattern.name.partition(TEAM)
+    if TEAM in str(pattern.parent):
+        return {}  # only the file name may vary per workspace
+    found = {}
+    for path in sorted(pattern.parent.glob(f"{head}*{tail}")):
+        team = path.name[len(head):len(path.name) - len(tail)]
+        if TEAM_ID.fullmatch(team):
+            found[team] = path
+    return found
+
+
 def configured_corpora(settings: Settings) -> set[str]:
     """Every corpus some question may be answered from (to warm up and to check)."""
     if settings.slack_access is None:
         return settings_policy(settings).corpora
-    try:
-        return read_policy(settings.slack_access).corpora
-    except AccessFileError:
-        return set()
+    paths = list(access_files(settings).values()) if per_workspace(settings) else [settings.slack_access]
+    corpora: set[str] = set()
+    for path in paths:
+        try:
+            corpora |= read_policy(path).corpora
+        except AccessFileError:
+            pass
+    return corpora
 
 
 def read_policy(path: Path) -> Policy:
@@ -171,8 +212,8 @@ class AccessFile:
     size changed; a file that no longer parses keeps the last good policy (and says so in
     the log, and in `qa doctor`)."""
 
-    def __init__(self, settings: Settings):
-        self.path = settings.slack_access
+    def __init__(self, settings: Settings, path: Path | None = None):
+        self.path = path if path is not None else settings.slack_access
         self._fallback = settings_policy(settings)
         self._lock = threading.Lock()
         self._seen: tuple[int, int] | None = None
@@ -189,7 +230,10 @@ class AccessFile:
                 seen = (stat.st_mtime_ns, stat.st_size)
             except OSError as exc:
                 seen = None
-                self.error = f"cannot read it ({type(exc).__name__}: {exc})"
+                error = f"cannot read it ({type(exc).__name__}: {exc})"
+                if error != self.error:  # once, not on every request: the rules in force stay (none yet: refused)
+                    log.error("access file %s: %s; keeping the rules in force", self.path, error)
+                self.error = error
             if seen is not None and seen != self._seen:
                 self._seen = seen
                 try:
@@ -242,13 +286,30 @@ class _Cache:
 
 
 class AccessControl:
-    def __init__(self, access_file: AccessFile, client: WebClient):
-        self.file, self.client = access_file, client
+    """The decision, for every workspace: each workspace's policy (its access file), and the
+    lookups it needs made with that workspace's own client (bot/slack/workspaces.py)."""
+
+    def __init__(self, settings: Settings, workspaces):
+        self.settings, self.workspaces = settings, workspaces
+        self._files: dict[Path | None, AccessFile] = {}
+        self._files_lock = threading.Lock()
         self._members = _Cache(LOOKUP_TTL)
         self._shared = _Cache(LOOKUP_TTL)
+        if not per_workspace(settings):
+            self.file(settings.slack_access)  # read now: a broken file is logged at start
 
-    def policy(self) -> Policy:
-        return self.file.policy()
+    def file(self, path: Path | None) -> AccessFile:
+        with self._files_lock:
+            if path not in self._files:
+                self._files[path] = AccessFile(self.settings, path)
+            return self._files[path]
+
+    def policy(self, workspace: str | None = None) -> Policy:
+        """The rules in force in `workspace` (the app's workspace a request came from)."""
+        if not per_workspace(self.settings):
+            return self.file(self.settings.slack_access).policy()
+        path = access_path(self.settings, workspace)
+        return self.file(path).policy() if path is not None else CLOSED
 
     def decide(self, asker: Asker) -> Admission:
         admission = self._decide(asker, asker.rules_channel)
@@ -259,7 +320,7 @@ class AccessControl:
         return admission
 
     def _decide(self, asker: Asker, rules_channel: str | None) -> Admission:
-        policy = self.file.policy()
+        policy = self.policy(asker.workspace)
         rule = policy.rule_for(rules_channel)
         closed = f"the corpus '{rule.corpus}'"
         if rule.corpus is None:  # first: refused whoever asks, with no lookup
@@ -268,7 +329,8 @@ class AccessControl:
         if not policy.external_users and self._external(asker):
             return Admission(None, f"Sorry, {closed} is not open to people outside this workspace or in channels "
                                    f"shared with other organisations. Speak to {policy.whom_to_ask()} for access.")
-        if not (rule.open_to_all_members or asker.user in rule.users or self._in_usergroups(asker.user, rule.usergroups)):
+        if not (rule.open_to_all_members or asker.user in rule.users
+                or self._in_usergroups(asker.workspace, asker.user, rule.usergroups)):
             return Admission(None, f"Sorry, {closed} is closed to you here. Speak to {policy.whom_to_ask()} for access.")
         return Admission(rule.corpus)
 
@@ -277,23 +339,35 @@ class AccessControl:
             return True
         if asker.direct:
             return False
-        return asker.shared if asker.shared is not None else self._shared.get(asker.channel, lambda: self._is_shared(asker.channel))
+        if asker.shared is not None:
+            return asker.shared
+        return self._shared.get(f"{asker.workspace}/{asker.channel}",
+                                lambda: self._is_shared(asker.workspace, asker.channel))
 
-    def _is_shared(self, channel: str) -> bool:
+    def _is_shared(self, workspace: str | None, channel: str) -> bool:
+        client = self.workspaces.client_for(workspace)
+        if client is None:  # the workspace is not installed (any more): nothing to ask with
+            log.warning("no token for workspace %s; treating channel %s as shared", workspace, channel)
+            return True
         try:
-            info = self.client.conversations_info(channel=channel)["channel"]
+            info = client.conversations_info(channel=channel)["channel"]
         except SlackApiError as exc:  # unknown is treated as shared: a guest must not slip through
             log.warning("conversations.info for %s failed (%s); treating the channel as shared", channel,
                         exc.response.get("error"))
             return True
         return bool(info.get("is_ext_shared") or info.get("is_pending_ext_shared"))
 
-    def _in_usergroups(self, user: str, usergroups: tuple[str, ...]) -> bool:
-        return any(user in self._members.get(g, lambda g=g: self._usergroup_members(g)) for g in usergroups)
+    def _in_usergroups(self, workspace: str | None, user: str, usergroups: tuple[str, ...]) -> bool:
+        return any(user in self._members.get(f"{workspace}/{g}", lambda g=g: self._usergroup_members(workspace, g))
+                   for g in usergroups)
 
-    def _usergroup_members(self, usergroup: str) -> frozenset[str]:
+    def _usergroup_members(self, workspace: str | None, usergroup: str) -> frozenset[str]:
+        client = self.workspaces.client_for(workspace)
+        if client is None:  # fail closed, as below
+            log.warning("no token for workspace %s; usergroup %s counted as empty", workspace, usergroup)
+            return frozenset()
         try:
-            return frozenset(self.client.usergroups_users_list(usergroup=usergroup)["users"])
+            return frozenset(client.usergroups_users_list(usergroup=usergroup)["users"])
         except SlackApiError as exc:  # fail closed: nobody is a member of a group we cannot read
             log.warning("usergroups.users.list for %s failed (%s)", usergroup, exc.response.get("error"))
             return frozenset()

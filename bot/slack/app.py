@@ -1,5 +1,10 @@
 """build() / create_app(): the Bolt app, its Web API client, its listeners, and the claim
-sweeper that answers questions whose replica died (started by `qa serve`). Nothing else."""
+sweeper that answers questions whose replica died (started by `qa serve`). Nothing else.
+
+One workspace (SLACK_BOT_TOKEN) or, with SLACK_CLIENT_ID and SLACK_CLIENT_SECRET, every
+workspace that installed the app (bot/slack/install.py): Bolt then looks up each request's
+workspace token in the installation store and gives listeners a client carrying it; a
+workspace that never installed the app is refused before any listener runs."""
 
 from __future__ import annotations
 
@@ -10,18 +15,19 @@ from dataclasses import dataclass
 
 from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
-from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
 from retrieval.engine import Engine
 from retrieval.errors import QAError
 from retrieval.settings import Settings
 
-from .access import AccessControl, AccessFile
+from .access import AccessControl
+from .install import oauth_settings
 from .listeners import answer_again, register
 from .questions import claim_key, question_from_body
 from .replies import Replier
 from .state import SlackState
 from .sweeper import Sweeper
+from .workspaces import InstalledWorkspaces, OneWorkspace, Workspaces, api_client
 
 ANSWERING_THREADS = 8
 log = logging.getLogger(__name__)
@@ -59,12 +65,14 @@ class AnsweringPool(ThreadPoolExecutor):
 
 
 def web_client(settings: Settings) -> WebClient:
+    """The app's client: SLACK_BOT_TOKEN's, or in OAuth mode one without a token (Bolt copies
+    it for each request and sets the workspace's token on the copy)."""
+    if settings.oauth_install:
+        return api_client(settings, None)
     if settings.slack_bot_token is None:
-        raise QAError("SLACK_BOT_TOKEN is not set; put the bot token (xoxb-...) in the environment or .env")
-    client = WebClient(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url, timeout=15)
-    # 429s wait for Retry-After; dropped connections are retried; other errors surface.
-    client.retry_handlers.extend([RateLimitErrorRetryHandler(max_retry_count=3), ConnectionErrorRetryHandler(max_retry_count=2)])
-    return client
+        raise QAError("SLACK_BOT_TOKEN is not set; put the bot token (xoxb-...) in the environment or .env "
+                      "(or set SLACK_CLIENT_ID and SLACK_CLIENT_SECRET to install into workspaces through OAuth)")
+    return api_client(settings, settings.slack_bot_token.get_secret_value())
 
 
 @dataclass
@@ -73,6 +81,7 @@ class Bot:
     replier: Replier
     answering: AnsweringPool
     sweeper: Sweeper  # not started: `qa serve` starts it (and stops it on the way out)
+    workspaces: Workspaces
 
 
 def build(settings: Settings, engine: Engine, state: SlackState | None = None,
@@ -82,8 +91,10 @@ def build(settings: Settings, engine: Engine, state: SlackState | None = None,
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     client = web_client(settings)
     answering = answering or AnsweringPool()
+    oauth = oauth_settings(settings, state) if settings.oauth_install else None
     app = App(
         client=client,
+        oauth_settings=oauth,
         signing_secret=signing_secret,
         request_verification_enabled=signing_secret is not None,
         # Each listener acks on the request's own thread and hands the answer to a lazy
@@ -103,10 +114,12 @@ def build(settings: Settings, engine: Engine, state: SlackState | None = None,
             return BoltResponse(status=200, body="")
         return next()  # the listener marks the claim done once its answer is posted (listeners/answering.py)
 
-    replier = Replier(engine, state, settings, AccessControl(AccessFile(settings), client))
+    workspaces = (InstalledWorkspaces(settings, oauth.installation_store) if oauth is not None
+                  else OneWorkspace(client))
+    replier = Replier(engine, state, settings, AccessControl(settings, workspaces))
     register(app, replier)
-    sweeper = Sweeper(state, lambda claim: answering.submit(answer_again, replier, client, claim))
-    return Bot(app, replier, answering, sweeper)
+    sweeper = Sweeper(state, lambda claim: answering.submit(answer_again, replier, workspaces, claim))
+    return Bot(app, replier, answering, sweeper, workspaces)
 
 
 def create_app(settings: Settings, engine: Engine, state: SlackState | None = None,

@@ -40,6 +40,7 @@ class Question:
     bot_user_id: str | None  # the bot's own user, to strip its @-mention
     response_url: str | None  # /ask only: where its private answer goes
     asked_at: float  # Unix time it was first claimed
+    enterprise: str | None = None  # the app's Enterprise Grid org, if any: with `workspace`, whose token answers
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -71,10 +72,11 @@ def question_from_body(body: dict, context, now: float | None = None) -> Questio
     join, a channel message outside any thread, a button click, the App Home..."""
     now = time.time() if now is None else now
     workspace, bot_user_id = workspace_of(context), context.bot_user_id
+    enterprise = context.enterprise_id
     if body.get("command") == ASK:
         return Question("command", _text(body, "user_id"), body.get("user_team_id") or body.get("team_id"), workspace,
                         _text(body, "channel_id"), None, _text(body, "text"), None, None, None, None,
-                        _text(body, "response_url") or None, now)
+                        _text(body, "response_url") or None, now, enterprise)
     event = body.get("event")
     if (body.get("type") != "event_callback" or not isinstance(event, dict) or not isinstance(event.get("channel"), str)
             or not isinstance(event.get("ts"), str)):
@@ -97,7 +99,7 @@ def question_from_body(body: dict, context, now: float | None = None) -> Questio
     shared = bool(body["is_ext_shared_channel"]) if "is_ext_shared_channel" in body else None
     return Question(kind, _text(event, "user"), team, workspace, event["channel"], event.get("channel_type"),
                     _text(event, "text"), event["ts"], _text(event, "thread_ts") or None, shared,
-                    bot_user_id, None, now)
+                    bot_user_id, None, now, enterprise)
 
 
 def _text(payload: dict, key: str) -> str:

@@ -115,10 +115,11 @@ class Replier:
     def home(self, user: str, context) -> Home:
         """What `user`'s App Home shows: each corpus they may ask, where, with its size and
         last ingest; for admins, the votes and the latest unhelpful questions."""
-        policy = self.access.policy()
+        workspace = workspace_of(context)
+        policy = self.access.policy(workspace)
         where: dict[str, list[str]] = {}
         for channel in [None, *sorted(policy.channels)]:
-            admission = self.admit(home_asker(user, channel, workspace_of(context)))
+            admission = self.admit(home_asker(user, channel, workspace))
             if admission.allowed:
                 where.setdefault(admission.corpus, []).append(channel or "")
         try:
@@ -130,13 +131,15 @@ class Replier:
                               stats[corpus].updated if corpus in stats else None) for corpus, channels in sorted(where.items())]
         if user not in policy.admins:
             return Home(corpora)
-        unhelpful = [row["question"] for row in self.state.feedback_rows() if not row["helpful"]][-5:]
-        return Home(corpora, self.state.feedback_summary(), unhelpful, is_admin=True)
+        # Installed in several workspaces, an admin sees the votes of their own workspace only.
+        team = workspace if self.settings.oauth_install else None
+        unhelpful = [row["question"] for row in self.state.feedback_rows(team) if not row["helpful"]][-5:]
+        return Home(corpora, self.state.feedback_summary(team), unhelpful, is_admin=True)
 
-    def prompts_for(self, corpus: str | None) -> list[str]:
-        """Suggested questions for `corpus`: the access file's [prompts], else (for the
-        default corpus only) QA_SLACK_SUGGESTED_PROMPTS."""
-        listed = self.access.policy().prompts.get(corpus or "")
+    def prompts_for(self, corpus: str | None, workspace: str | None = None) -> list[str]:
+        """Suggested questions for `corpus`: the access file's [prompts] (the workspace's),
+        else (for the default corpus only) QA_SLACK_SUGGESTED_PROMPTS."""
+        listed = self.access.policy(workspace).prompts.get(corpus or "")
         if listed:
             return list(listed)
         if corpus == self.settings.corpus:

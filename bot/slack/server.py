@@ -47,6 +47,19 @@ class ThreadedSlackRequestHandler(SlackRequestHandler):
                                    headers=request.get_headers())
         return await asyncio.get_running_loop().run_in_executor(self.acking, self.app.dispatch, bolt_request)
 
+    # OAuth mode (bot/slack/install.py): GET /slack/install and /slack/oauth_redirect write to
+    # the state database and call oauth.v2.access: on the same pool, not on the event loop.
+    async def handle_installation(self, request: AsgiHttpRequest) -> BoltResponse:
+        return await self._oauth(self.app.oauth_flow.handle_installation, request)
+
+    async def handle_callback(self, request: AsgiHttpRequest) -> BoltResponse:
+        return await self._oauth(self.app.oauth_flow.handle_callback, request)
+
+    async def _oauth(self, handle, request: AsgiHttpRequest) -> BoltResponse:
+        bolt_request = BoltRequest(body=await request.get_raw_body(), query=request.query_string,
+                                   headers=request.get_headers())
+        return await asyncio.get_running_loop().run_in_executor(self.acking, handle, bolt_request)
+
 
 def refuse_malformed_payloads(error: Exception, logger: logging.Logger, response: BoltResponse | None) -> BoltResponse | None:
     """Bolt's error handler. Bolt answers 500 to whatever a middleware or listener matcher raises,
@@ -147,6 +160,9 @@ def warm(engine: Engine, settings: Settings) -> None:
 def serve(settings: Settings, host: str, port: int, holder=None) -> None:
     if settings.slack_app_token is None and settings.slack_signing_secret is None:
         raise QAError("HTTP mode needs SLACK_SIGNING_SECRET to verify requests (or set SLACK_APP_TOKEN for Socket Mode)")
+    if settings.oauth_install and settings.slack_app_token is not None:
+        raise QAError("installing into workspaces (SLACK_CLIENT_ID, SLACK_CLIENT_SECRET) needs HTTP mode: the install "
+                      "pages are served at /slack/install and /slack/oauth_redirect; unset SLACK_APP_TOKEN")
     engine = Engine(settings, holder=holder)
     bot = build(settings, engine)
     warm(engine, settings)
@@ -157,7 +173,8 @@ def serve(settings: Settings, host: str, port: int, holder=None) -> None:
             return
         import uvicorn
 
-        log.info("serving Slack over HTTP on %s:%d (/slack/events, /health)", host, port)
+        log.info("serving Slack over HTTP on %s:%d (/slack/events, /health%s)", host, port,
+                 ", /slack/install, /slack/oauth_redirect" if settings.oauth_install else "")
         uvicorn.run(asgi_app(bot.app, engine), host=host, port=port, log_level="info", access_log=False)
     finally:
         bot.sweeper.stop()

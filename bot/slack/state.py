@@ -41,11 +41,14 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import sqlalchemy as sa
 from slack_bolt.context.assistant.thread_context import AssistantThreadContext
 from slack_bolt.context.assistant.thread_context_store.store import AssistantThreadContextStore
+from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
@@ -106,6 +109,7 @@ FEEDBACK = sa.Table(
     sa.Column("user", sa.Text, nullable=False),
     sa.Column("channel", sa.Text, nullable=False),
     sa.Column("created", sa.Float, nullable=False, index=True),
+    sa.Column("team", sa.Text, nullable=True),  # the app's workspace the vote came from (NULL: before version 4)
     sa.Index("feedback_vote", "answer_id", "user", unique=True),
 )
 THREAD_CONTEXTS = sa.Table(
@@ -115,6 +119,13 @@ THREAD_CONTEXTS = sa.Table(
     sa.Column("context", sa.Text, nullable=False),
     sa.Column("created", sa.Float, nullable=False),
 )
+# Installations through OAuth (bot/slack/install.py): slack_sdk's own SQLAlchemy tables, made
+# here so that they share this database and its migrations. slack_installations and
+# slack_bots hold each workspace's bot token (a secret at rest, like the rest of this file);
+# slack_oauth_states the one-time state of each install started, until used or expired.
+INSTALLATIONS = SQLAlchemyInstallationStore.build_installations_table(META, "slack_installations")
+BOTS = SQLAlchemyInstallationStore.build_bots_table(META, "slack_bots")
+OAUTH_STATES = SQLAlchemyOAuthStateStore.build_oauth_states_table(META, "slack_oauth_states")
 SCHEMA_VERSION = sa.Table("schema_version", META, sa.Column("version", sa.Integer, nullable=False))
 RETAINED = (ANSWERS, TURNS, FEEDBACK, THREAD_CONTEXTS)  # rows holding questions or answers
 
@@ -149,10 +160,21 @@ def _replayable_claims(db: Connection) -> None:
     db.exec_driver_sql("CREATE INDEX events_open ON events (done, claimed_at)")
 
 
+def _installations(db: Connection) -> None:
+    # New tables only, and a column votes did not have: replicas of version 3 go on working.
+    tables = sa.MetaData()
+    for table in (SQLAlchemyInstallationStore.build_installations_table(tables, "slack_installations"),
+                  SQLAlchemyInstallationStore.build_bots_table(tables, "slack_bots"),
+                  SQLAlchemyOAuthStateStore.build_oauth_states_table(tables, "slack_oauth_states")):
+        table.create(db, checkfirst=True)
+    if "team" not in {c["name"] for c in sa.inspect(db).get_columns("feedback")}:
+        db.exec_driver_sql("ALTER TABLE feedback ADD COLUMN team TEXT")
+
+
 # Version N is reached by applying MIGRATIONS[N-1] to a database at version N-1. A new
 # database is made from TABLES directly and stamped with the latest version. Version 0 is a
 # SQLite file from before versioning (issue 11's schema).
-MIGRATIONS: list[Callable[[Connection], None]] = [_one_vote_per_user, _claims, _replayable_claims]
+MIGRATIONS: list[Callable[[Connection], None]] = [_one_vote_per_user, _claims, _replayable_claims, _installations]
 LATEST = len(MIGRATIONS)
 
 
@@ -304,6 +326,9 @@ class SlackState:
         cutoff = (time.time() if now is None else now) - self.retention
         with self.engine.begin() as db:
             deleted = sum(db.execute(table.delete().where(table.c.created < cutoff)).rowcount for table in RETAINED)
+            # install states past their expiry (installs started and never finished): naive UTC, as slack_sdk stores them
+            expired = datetime.fromtimestamp(time.time(), tz=timezone.utc).replace(tzinfo=None)
+            db.execute(OAUTH_STATES.delete().where(OAUTH_STATES.c.expire_at < expired))
         self._purged = time.monotonic()
         if deleted:
             log.info("deleted %d stored questions/answers older than %g days", deleted, self.retention / DAY)
@@ -459,8 +484,9 @@ class SlackState:
             rows = db.execute(query).all()
         return [Turn(q, tuple(tuple(c) for c in json.loads(cited))) for q, cited in rows]
 
-    def record_feedback(self, answer_id: str, helpful: bool, user: str, channel: str) -> bool:
-        """`user`'s vote on the answer; a later click replaces their earlier one."""
+    def record_feedback(self, answer_id: str, helpful: bool, user: str, channel: str, team: str | None = None) -> bool:
+        """`user`'s vote on the answer; a later click replaces their earlier one. `team`: the
+        app's workspace it came from."""
         stored = self.load_answer(answer_id)
         if stored is None:
             return False
@@ -468,23 +494,30 @@ class SlackState:
         vote = self._insert(FEEDBACK).values(
             answer_id=answer_id, helpful=int(helpful), question=answer.question, answer=answer.answer,
             citations=json.dumps([c.__dict__ for c in answer.citations]), corpus=corpus, user=user, channel=channel,
-            created=time.time())
+            created=time.time(), team=team)
         vote = vote.on_conflict_do_update(index_elements=["answer_id", "user"], set_={
-            "helpful": vote.excluded.helpful, "channel": vote.excluded.channel, "created": vote.excluded.created})
+            "helpful": vote.excluded.helpful, "channel": vote.excluded.channel, "created": vote.excluded.created,
+            "team": vote.excluded.team})
         with self.engine.begin() as db:
             db.execute(vote)
         return True
 
-    def feedback_rows(self) -> list[dict]:
+    def feedback_rows(self, team: str | None = None) -> list[dict]:
+        """Every vote, oldest first; with `team`, only that workspace's."""
+        query = sa.select(FEEDBACK).where(*_of_team(team)).order_by(FEEDBACK.c.created)
         with self.engine.connect() as db:
-            return [dict(row._mapping) for row in db.execute(sa.select(FEEDBACK).order_by(FEEDBACK.c.created))]
+            return [dict(row._mapping) for row in db.execute(query)]
 
-    def feedback_summary(self) -> list[FeedbackSummary]:
+    def feedback_summary(self, team: str | None = None) -> list[FeedbackSummary]:
         helpful = sa.func.sum(FEEDBACK.c.helpful)
-        query = (sa.select(FEEDBACK.c.corpus, helpful, sa.func.count() - helpful)
+        query = (sa.select(FEEDBACK.c.corpus, helpful, sa.func.count() - helpful).where(*_of_team(team))
                  .group_by(FEEDBACK.c.corpus).order_by(FEEDBACK.c.corpus))
         with self.engine.connect() as db:
             return [FeedbackSummary(c, int(h), int(n)) for c, h, n in db.execute(query)]
+
+
+def _of_team(team: str | None) -> list:
+    return [FEEDBACK.c.team == team] if team is not None else []
 
 
 def _busy(exc: BaseException) -> bool:

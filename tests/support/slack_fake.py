@@ -1,12 +1,20 @@
 """The only fake in the suite: a small Slack Web API on a free loopback port that records
-every call's body. It answers as Slack does, errors included: blocks past Slack's limits
-are `invalid_blocks`, an over-long text `msg_too_long`, a post to a channel the bot may not
-post in `not_in_channel`. Workspace facts the app looks up (externally shared channels,
-usergroup members) are set on the fake; responses can also be scripted per method (e.g. a
-429 before success)."""
+every call's body and the token it carried. It answers as Slack does, errors included:
+blocks past Slack's limits are `invalid_blocks`, an over-long text `msg_too_long`, a post to
+a channel the bot may not post in `not_in_channel`. Workspace facts the app looks up
+(externally shared channels, usergroup members) are set on the fake; responses can also be
+scripted per method (e.g. a 429 before success).
+
+OAuth (`oauth_app` on): Slack's authorize page at /oauth/v2/authorize, as if the installer
+approved at once for the workspace `installing` names (a 302 back to the redirect URL with
+a one-time code and the state), and `oauth.v2.access`, which trades the code for that
+workspace's bot token (`invalid_code` for an unknown or used one, `bad_client_secret`,
+`bad_redirect_uri`). Once a workspace is installed, calls bearing a token the fake never
+issued get `invalid_auth`, and `auth.test` answers for the token's own workspace."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import itertools
@@ -31,6 +39,24 @@ class Call:
     path: str
     at: float  # time.monotonic() on arrival
     ok: bool = True  # what Slack answered: False for {"ok": false, "error": ...}
+    authorization: str | None = None  # the Authorization header as sent
+
+    @property
+    def token(self) -> str | None:
+        """The bearer token the call was made with (None: none, or Basic auth)."""
+        scheme, _, value = (self.authorization or "").partition(" ")
+        return value if scheme.lower() == "bearer" else None
+
+
+@dataclass
+class Workspace:
+    """A workspace the fake can install the app into."""
+
+    team: str
+    name: str
+    token: str  # the bot token oauth.v2.access hands out for it
+    bot_user: str
+    installer: str = "U0INSTALLER"
 
 
 class FakeSlack:
@@ -43,9 +69,35 @@ class FakeSlack:
         self.usergroups: dict[str, list[str]] = {}  # usergroups.users.list
         self.closed_channels: set[str] = set()  # chat.postMessage there is not_in_channel
         self.socket_mode: FakeSocketMode | None = None  # apps.connections.open hands out its URLs
+        # OAuth: the app's credentials (oauth_app), the workspaces it can be installed into,
+        # the one the next visit to the authorize page installs, the codes handed out.
+        self.client_id: str | None = None
+        self.client_secret: str | None = None
+        self.redirect_uri: str | None = None
+        self.workspaces: dict[str, Workspace] = {}
+        self.installing: str | None = None
+        self.codes: dict[str, str] = {}  # code -> team, until used
+        self.installed: set[str] = set()  # teams whose token oauth.v2.access handed out
+        self.authorize_visits: list[dict] = []  # the query of each visit to the authorize page
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (the browser's side: Slack's authorize page)
+                path, _, query = self.path.partition("?")
+                if path != "/oauth/v2/authorize":
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                status, location, text = fake._authorize({k: v[0] for k, v in urllib.parse.parse_qs(query).items()})
+                self.send_response(status)
+                if location:
+                    self.send_header("Location", location)
+                data = text.encode()
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
             def do_POST(self):  # noqa: N802 (http.server's naming)
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
                 if "json" in (self.headers.get("Content-Type") or ""):
@@ -53,9 +105,11 @@ class FakeSlack:
                 else:
                     body = {k: v[0] for k, v in urllib.parse.parse_qs(raw).items()}
                 method = "response_url" if self.path.startswith("/response/") else self.path.rsplit("/", 1)[-1]
-                status, headers, payload = fake._respond(method, body)
+                authorization = self.headers.get("Authorization")
+                status, headers, payload = fake._respond(method, body, authorization)
                 with fake._lock:
-                    fake.calls.append(Call(method, body, status, self.path, time.monotonic(), payload.get("ok", True)))
+                    fake.calls.append(Call(method, body, status, self.path, time.monotonic(), payload.get("ok", True),
+                                           authorization))
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 for key, value in {"Content-Type": "application/json", **headers}.items():
@@ -70,7 +124,69 @@ class FakeSlack:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         self.api_url = f"http://127.0.0.1:{self.port}/api/"
+        self.authorize_url = f"http://127.0.0.1:{self.port}/oauth/v2/authorize"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def oauth_app(self, client_id: str, client_secret: str, redirect_uri: str) -> None:
+        """The app as registered with Slack: its credentials and its one Redirect URL."""
+        self.client_id, self.client_secret, self.redirect_uri = client_id, client_secret, redirect_uri
+
+    def add_workspace(self, team: str, name: str, token: str, bot_user: str) -> Workspace:
+        self.workspaces[team] = Workspace(team, name, token, bot_user)
+        return self.workspaces[team]
+
+    def code_for(self, team: str) -> str:
+        """A code as the authorize page hands one out for `team` (single use)."""
+        code = f"{team}.{uuid.uuid4().hex}"
+        with self._lock:
+            self.codes[code] = team
+        return code
+
+    def _authorize(self, query: dict) -> tuple[int, str | None, str]:
+        """Slack's authorize page, its installer approving at once: (status, Location, text)."""
+        with self._lock:
+            self.authorize_visits.append(query)
+        if self.client_id is None or query.get("client_id") != self.client_id:
+            return 400, None, "invalid_client_id"
+        redirect = query.get("redirect_uri") or self.redirect_uri
+        if redirect != self.redirect_uri:
+            return 400, None, "bad_redirect_uri"
+        if self.installing not in self.workspaces:
+            return 200, None, "(nobody approved)"
+        back = {"code": self.code_for(self.installing)}
+        if "state" in query:
+            back["state"] = query["state"]
+        return 302, f"{redirect}?{urllib.parse.urlencode(back)}", ""
+
+    def _oauth_v2_access(self, body: dict, authorization: str | None) -> dict:
+        scheme, _, value = (authorization or "").partition(" ")
+        client_id, secret = body.get("client_id"), body.get("client_secret")
+        if scheme.lower() == "basic":
+            client_id, _, secret = base64.b64decode(value).decode().partition(":")
+        if client_id != self.client_id:
+            return {"ok": False, "error": "invalid_client_id"}
+        if secret != self.client_secret:
+            return {"ok": False, "error": "bad_client_secret"}
+        if body.get("redirect_uri") not in (None, self.redirect_uri):
+            return {"ok": False, "error": "bad_redirect_uri"}
+        with self._lock:
+            team = self.codes.pop(body.get("code") or "", None)
+        if team is None:
+            return {"ok": False, "error": "invalid_code"}
+        workspace = self.workspaces[team]
+        with self._lock:
+            self.installed.add(team)
+        return {"ok": True, "access_token": workspace.token, "token_type": "bot", "scope": ",".join(self.scopes()),
+                "bot_user_id": workspace.bot_user, "app_id": "A0QABOT", "team": {"name": workspace.name, "id": team},
+                "enterprise": None, "authed_user": {"id": workspace.installer}, "is_enterprise_install": False}
+
+    def scopes(self) -> list[str]:
+        """The scopes of the latest visit to the authorize page (what the install asked for)."""
+        with self._lock:
+            return (self.authorize_visits[-1].get("scope") or "").split(",") if self.authorize_visits else []
+
+    def workspace_of(self, token: str | None) -> Workspace | None:
+        return next((w for w in self.workspaces.values() if w.token == token), None)
 
     def response_url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.port}/response/{name}"
@@ -79,11 +195,21 @@ class FakeSlack:
         """Next responses to `method` calls for `channel`: (status, headers, body), used once each."""
         self.scripts.setdefault((method, channel), []).extend(responses)
 
-    def _respond(self, method: str, body: dict) -> tuple[int, dict, dict]:
+    def _respond(self, method: str, body: dict, authorization: str | None = None) -> tuple[int, dict, dict]:
         with self._lock:
             scripted = self.scripts.get((method, body.get("channel")))
             if scripted:
                 return scripted.pop(0)
+        if method == "oauth.v2.access":
+            return 200, {}, self._oauth_v2_access(body, authorization)
+        workspace = None
+        if self.installed and method != "response_url":  # OAuth mode: only issued tokens work
+            workspace = self.workspace_of(Call(method, body, 0, "", 0, True, authorization).token)
+            if workspace is None or workspace.team not in self.installed:
+                return 200, {}, {"ok": False, "error": "invalid_auth"}
+        if method == "auth.test" and workspace is not None:
+            return 200, {}, {"ok": True, "user_id": workspace.bot_user, "bot_id": "B" + workspace.bot_user[1:],
+                             "team_id": workspace.team, "user": "qa", "team": workspace.name}
         if method in MESSAGE_METHODS:
             error = message_error(body, method)
             if error:
@@ -260,17 +386,17 @@ def post_signed(url: str, body: str, content_type: str, secret: str, timestamp: 
 _ids = itertools.count(1)
 
 
-def event_callback(event: dict, event_id: str | None = None) -> dict:
-    """The envelope Slack's Events API wraps every event in."""
+def event_callback(event: dict, event_id: str | None = None, team: str = TEAM, bot_user: str = BOT_USER) -> dict:
+    """The envelope Slack's Events API wraps every event in (for the app in workspace `team`)."""
     return {
         "token": "legacy-verification-token",
-        "team_id": TEAM,
+        "team_id": team,
         "api_app_id": "A0QABOT",
         "event": event,
         "type": "event_callback",
         "event_id": event_id or f"Ev{uuid.uuid4().hex[:12].upper()}",  # unique across processes
         "event_time": int(time.time()),
-        "authorizations": [{"enterprise_id": None, "team_id": TEAM, "user_id": BOT_USER, "is_bot": True,
+        "authorizations": [{"enterprise_id": None, "team_id": team, "user_id": bot_user, "is_bot": True,
                             "is_enterprise_install": False}],
         "is_ext_shared_channel": False,
         "event_context": "4-eyJldCI6ImFwcF9tZW50aW9uIn0",
@@ -281,10 +407,11 @@ def new_ts() -> str:
     return f"{int(time.time())}.{next(_ids):06d}"
 
 
-def app_mention(text: str, channel: str, user: str = "U0ASKER", thread_ts: str | None = None) -> dict:
+def app_mention(text: str, channel: str, user: str = "U0ASKER", thread_ts: str | None = None, team: str = TEAM,
+                bot_user: str = BOT_USER) -> dict:
     ts = new_ts()
-    event = {"type": "app_mention", "user": user, "text": f"<@{BOT_USER}> {text}", "ts": ts, "channel": channel,
-             "event_ts": ts, "team": TEAM, "client_msg_id": f"m-{ts}",
+    event = {"type": "app_mention", "user": user, "text": f"<@{bot_user}> {text}", "ts": ts, "channel": channel,
+             "event_ts": ts, "team": team, "client_msg_id": f"m-{ts}",
              "blocks": [{"type": "rich_text", "block_id": "b1", "elements": []}]}
     if thread_ts:
         event["thread_ts"] = thread_ts

@@ -17,9 +17,10 @@ from click.testing import CliRunner
 from slack_sdk import WebClient
 
 from bot.cli import cli
-from bot.slack.access import AccessControl, AccessFile, Admission
+from bot.slack.access import AccessControl, Admission
 from bot.slack.replies import APOLOGY, Replier
 from bot.slack.state import SlackState
+from bot.slack.workspaces import OneWorkspace
 from retrieval.engine import Engine
 from retrieval.errors import StoreUnavailable
 from retrieval.ingest.pipeline import ingest
@@ -54,7 +55,7 @@ def test_a_restarted_server_is_reconnected_to_without_restarting_the_bot(tmp_pat
 
         engine = Engine(settings)  # the bot starts while the store is down...
         replier = Replier(engine, SlackState.in_data_dir(settings.data_dir), settings,
-                          AccessControl(AccessFile(settings), WebClient()))
+                          AccessControl(settings, OneWorkspace(WebClient())))
         everyone = Admission(settings.corpus)  # no access file: the default corpus for all
         with pytest.raises(StoreUnavailable, match=f"cannot reach the Chroma server at 127.0.0.1:{port}"):
             engine.answer(QUESTION)

@@ -28,8 +28,8 @@ def register(app: App, replier: Replier) -> None:
         team = payload.get("user_team") or payload.get("team") or context.team_id
         return replier.admit(panel_asker(user, team, channel, (viewing or {}).get("channel_id"), workspace_of(context)))
 
-    def offer(admission: Admission, set_suggested_prompts: SetSuggestedPrompts) -> None:
-        prompts = replier.prompts_for(admission.corpus)
+    def offer(admission: Admission, set_suggested_prompts: SetSuggestedPrompts, context: BoltContext) -> None:
+        prompts = replier.prompts_for(admission.corpus, workspace_of(context))
         if prompts:
             set_suggested_prompts(prompts=[{"title": p, "message": p} for p in prompts[:4]],
                                   title=f"Ask the corpus '{admission.corpus}'")
@@ -45,7 +45,7 @@ def register(app: App, replier: Replier) -> None:
             say(admission.refusal)
             return
         say(f"Hi! I answer from the corpus '{escape(admission.corpus)}' with quotes and their sources. Ask away.")
-        offer(admission, set_suggested_prompts)
+        offer(admission, set_suggested_prompts, context)
 
     def follow_channel(payload: dict, set_suggested_prompts: SetSuggestedPrompts,
                        save_thread_context: SaveThreadContext, context: BoltContext) -> None:
@@ -53,7 +53,7 @@ def register(app: App, replier: Replier) -> None:
         save_thread_context(thread.get("context") or {})
         admission = admission_for(payload, thread["user_id"], thread.get("context"), context)
         if admission.allowed:
-            offer(admission, set_suggested_prompts)
+            offer(admission, set_suggested_prompts, context)
 
     def answer_user_message(body: dict, client: WebClient, context: BoltContext) -> None:
         answer_live(replier, client, body, context, answer)
