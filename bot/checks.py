@@ -28,7 +28,8 @@ class Check:
 
 
 def slack_configured(settings: Settings) -> bool:
-    return any(s is not None for s in (settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token))
+    return any(s is not None for s in (settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token,
+                                       settings.slack_client_id, settings.slack_client_secret))
 
 
 def run_checks(settings: Settings, slack: bool, holder=None) -> list[Check]:
@@ -139,8 +140,44 @@ def _slack(settings: Settings) -> list[Check]:
                             "requests: copy it from your app's Basic Information page (or set SLACK_APP_TOKEN for Socket Mode)"))
     else:
         checks.append(Check("signing secret", True, "set (HTTP mode)"))
+    if settings.slack_client_id is not None or settings.slack_client_secret is not None:
+        checks.append(_oauth(settings))
+        if settings.oauth_install:
+            return checks  # each workspace's token comes with its install: SLACK_BOT_TOKEN is not used
     checks.append(_bot_token(settings))
     return checks
+
+
+def _oauth(settings: Settings) -> Check:
+    """Installing into workspaces (bot/slack/install.py): both credentials, HTTP mode, the
+    scopes asked for, and how many workspaces have installed the app so far."""
+    if settings.slack_client_id is None or settings.slack_client_secret is None:
+        missing = "SLACK_CLIENT_SECRET" if settings.slack_client_secret is None else "SLACK_CLIENT_ID"
+        return Check("OAuth install", False, f"{missing} is not set; copy both the Client ID and the Client Secret "
+                     "from your app's Basic Information page, or unset the other to serve one workspace")
+    if settings.slack_app_token is not None:
+        return Check("OAuth install", False, "needs HTTP mode (the install pages are served at /slack/install and "
+                     "/slack/oauth_redirect); unset SLACK_APP_TOKEN")
+    from bot.slack.install import bot_scopes
+    from bot.slack.state import SlackState, installed_workspaces
+
+    scopes = bot_scopes(settings)
+    where = "SLACK_SCOPES" if settings.slack_scopes.strip() else "bot/manifest.yaml"
+    try:
+        state = SlackState.from_settings(settings)
+    except QAError:
+        count = "unknown (see the state database check)"
+    else:
+        try:
+            count = str(len(installed_workspaces(state, settings.slack_client_id)))
+        except Exception as exc:  # the database stopped answering: the state database check says more
+            count = f"unknown ({type(exc).__name__})"
+        finally:
+            state.close()
+    redirect = settings.slack_redirect_uri or "the app's configured Redirect URL"
+    note = "" if settings.slack_bot_token is None else "; SLACK_BOT_TOKEN is ignored"
+    return Check("OAuth install", True, f"client {settings.slack_client_id}: /slack/install asks for {len(scopes)} "
+                 f"bot scopes ({where}), back to {redirect}; workspaces installed: {count}{note}")
 
 
 def _bot_token(settings: Settings) -> Check:
@@ -170,8 +207,10 @@ def _access(settings: Settings) -> list[Check]:
     if settings.slack_access is None:
         return [Check("access rules", True, "QA_SLACK_ACCESS is not set: every member may ask, "
                       "each channel as QA_SLACK_CHANNEL_CORPORA says, DMs and the panel the default corpus", fatal=False)]
-    from bot.slack.access import AccessFileError, read_policy
+    from bot.slack.access import AccessFileError, access_files, per_workspace, read_policy
 
+    if per_workspace(settings):
+        return _workspace_access(settings, access_files(settings))
     try:
         policy = read_policy(settings.slack_access)
     except AccessFileError as exc:
@@ -183,6 +222,28 @@ def _access(settings: Settings) -> list[Check]:
     if settings.slack_channel_corpora:
         checks.append(Check("access rules", False, "QA_SLACK_CHANNEL_CORPORA is ignored while QA_SLACK_ACCESS is set; "
                             "move its channels into [channels.ID] tables", fatal=False))
+    return checks
+
+
+def _workspace_access(settings: Settings, files: dict) -> list[Check]:
+    """One access file per workspace (`{team}` in QA_SLACK_ACCESS): each that exists parses."""
+    from bot.slack.access import AccessFileError, read_policy
+
+    if not files:
+        return [Check("access rules", False, f"no file matches {settings.slack_access} yet: every workspace's "
+                      "questions are refused until its file (its team ID in place of {team}) exists", fatal=False)]
+    checks = []
+    for team, path in files.items():
+        try:
+            policy = read_policy(path)
+        except AccessFileError as exc:
+            checks.append(Check("access rules", False, f"{path}: {exc}"))
+            continue
+        default = f"'{policy.default.corpus}'" if policy.default.corpus else "none (refused)"
+        checks.append(Check("access rules", True, f"workspace {team} ({path.name}): default corpus {default}, "
+                            f"{len(policy.channels)} channel rule(s)"))
+    checks.append(Check("access rules", True, f"workspaces with no file matching {settings.slack_access}: "
+                        "every question refused", fatal=False))
     return checks
 
 

@@ -231,8 +231,9 @@ class AccessFile:
             except OSError as exc:
                 seen = None
                 error = f"cannot read it ({type(exc).__name__}: {exc})"
-                if error != self.error:  # once, not on every request: the rules in force stay (none yet: refused)
-                    log.error("access file %s: %s; keeping the rules in force", self.path, error)
+                if error != self.error:  # once, not on every request
+                    log.error("access file %s: %s; %s", self.path, error, "keeping the rules in force" if self._seen
+                              else "every question it covers is refused until it can be read")
                 self.error = error
             if seen is not None and seen != self._seen:
                 self._seen = seen

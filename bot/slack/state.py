@@ -520,6 +520,14 @@ def _of_team(team: str | None) -> list:
     return [FEEDBACK.c.team == team] if team is not None else []
 
 
+def installed_workspaces(state: SlackState, client_id: str | None) -> list[str]:
+    """Team IDs that installed the app with this client id (a bot token stored), for qa doctor."""
+    query = (sa.select(BOTS.c.team_id).where(BOTS.c.client_id == client_id, BOTS.c.bot_token.is_not(None))
+             .distinct().order_by(BOTS.c.team_id))
+    with state.engine.connect() as db:
+        return [team for (team,) in db.execute(query)]
+
+
 def _busy(exc: BaseException) -> bool:
     return "database is locked" in str(exc) or "database is busy" in str(exc)
 
