@@ -235,3 +235,19 @@ def test_an_event_from_a_workspace_that_never_installed_the_app_is_not_answered(
     assert fake.calls_about("C0NEVER") == []
     assert not any(c.token == TOKENS[NEVER] for c in fake.calls[before:])
     assert deployment.rows(EVENTS, event_id="Ev0NEVER") == []  # not even claimed
+
+
+def test_qa_doctor_reports_the_oauth_install_and_each_workspaces_access_file(deployment):
+    for team in (ALPHA, BETA):
+        if not deployment.rows(BOTS, team_id=team):
+            assert deployment.install(team).status_code == 200
+    installed = len({row.team_id for row in deployment.rows(BOTS)})
+    done = subprocess.run([sys.executable, "-m", "bot.cli", "doctor"], env=deployment.env, capture_output=True, text=True,
+                          cwd=ROOT, timeout=300)
+    out = done.stdout + done.stderr
+    oauth = next(line for line in out.splitlines() if "OAuth install" in line)
+    assert oauth.startswith("ok") and CLIENT_ID in oauth and f"{len(manifest_bot_scopes())} bot scopes" in oauth
+    assert f"workspaces installed: {installed}" in oauth
+    assert f"workspace {ALPHA}" in out and f"workspace {BETA}" in out and "Slack bot token" not in out
+    for secret in (*TOKENS.values(), CLIENT_SECRET):
+        assert secret not in out
