@@ -12,6 +12,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 import urllib.parse
 import uuid
 from dataclasses import dataclass
@@ -20,14 +22,20 @@ import httpx
 import psycopg
 import pytest
 import sqlalchemy as sa
+from slack_bolt import BoltRequest
 from sqlalchemy.engine import make_url
 
+from bot.slack.app import AnsweringPool, build
 from bot.slack.install import manifest_bot_scopes
-from bot.slack.state import BOTS, EVENTS, INSTALLATIONS, OAUTH_STATES
+from bot.slack.server import warm
+from bot.slack.state import BOTS, EVENTS, INSTALLATIONS, OAUTH_STATES, SlackState, state_url
+from retrieval.engine import Engine
+from retrieval.ingest.pipeline import ingest
+from retrieval.settings import Settings
 from tests.support.ports import free_port
 from tests.support.seed import ROOT, SEED_CORPUS, SHOIGU_SENTENCE
 from tests.support.serving import start_serve
-from tests.support.slack_fake import FakeSlack, app_mention, event_callback, post_signed
+from tests.support.slack_fake import FakeSlack, app_mention, event_callback, post_signed, sign
 
 pytestmark = [pytest.mark.integration, pytest.mark.server]
 SECRET = "oauth-test-signing-secret"
@@ -251,3 +259,46 @@ def test_qa_doctor_reports_the_oauth_install_and_each_workspaces_access_file(dep
     assert f"workspace {ALPHA}" in out and f"workspace {BETA}" in out and "Slack bot token" not in out
     for secret in (*TOKENS.values(), CLIENT_SECRET):
         assert secret not in out
+
+
+def test_a_question_the_sweeper_takes_over_is_answered_with_its_workspaces_token(tmp_path, model_cache, postgres_url):
+    """In one process: replica A, installed into Beta through its own OAuth flow, acknowledges
+    a mention from Beta and "dies" (its answer never runs); replica B's sweeper answers it,
+    with Beta's token, found in the shared installation store."""
+    fake = FakeSlack()
+    fake.add_workspace(BETA, "Beta", TOKENS[BETA], BOT_USERS[BETA])
+    fake.oauth_app(CLIENT_ID, CLIENT_SECRET, "https://qa.example.com/slack/oauth_redirect")
+    (tmp_path / f"access-{BETA}.toml").write_text('[default]\ncorpus = "default"\n')
+    settings = Settings(data_dir=tmp_path / "data", model_cache=model_cache, slack_api_url=fake.api_url,
+                        slack_signing_secret=SECRET, slack_client_id=CLIENT_ID, slack_client_secret=CLIENT_SECRET,
+                        slack_redirect_uri="https://qa.example.com/slack/oauth_redirect", state_url=postgres_url,
+                        slack_access=str(tmp_path / "access-{team}.toml"))
+    ingest([str(SEED_CORPUS)], "default", settings, progress=False)
+    engine = Engine(settings)
+    warm(engine, settings)
+    timeout = 5.0
+    busy, pool = threading.Event(), AnsweringPool(workers=1)
+    pool.submit(busy.wait)  # A's one answering thread never frees up: its answer never runs
+    a = build(settings, engine, SlackState(state_url(settings), claim_timeout=timeout), pool)
+    b = build(settings, engine, SlackState(state_url(settings), claim_timeout=timeout), AnsweringPool())
+    try:
+        flow = a.app.oauth_flow
+        state = flow.settings.state_store.issue()
+        installed = flow.handle_callback(BoltRequest(body="", query=f"code={fake.code_for(BETA)}&state={state}",
+                                                     headers={"cookie": f"slack-app-oauth-state={state}"}))
+        assert installed.status == 200, installed.body
+
+        body = json.dumps(event_callback(app_mention(QUESTION, "C0SWEPT", team=BETA, bot_user=BOT_USERS[BETA]),
+                                         "Ev0SWEPT", team=BETA, bot_user=BOT_USERS[BETA]))
+        acked = a.app.dispatch(BoltRequest(body=body, headers={"content-type": "application/json", **sign(SECRET, body)}))
+        assert acked.status == 200 and fake.posts("C0SWEPT") == []
+
+        [claim] = b.sweeper.sweep(now=time.time() + timeout + 1)
+        assert claim.event_id == "Ev0SWEPT" and claim.question["workspace"] == BETA
+        [answer] = fake.wait_for(lambda: fake.posts("C0SWEPT"))
+        assert SHOIGU_SENTENCE in json.dumps(answer["blocks"])
+        assert {c.token for c in fake.calls_about("C0SWEPT")} == {TOKENS[BETA]}
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+        busy.set()
+        fake.close()
