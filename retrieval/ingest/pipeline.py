@@ -203,7 +203,7 @@ def _write(store: CorpusStore, embeddings: SentenceEmbeddings, document: Documen
     texts = {sid: passage_sentence_text(p, span) for p in kept for sid, span in zip(sentence_ids(p), p.sentences)}
     known = store.sentence_vectors_by_text(document.source)  # from an earlier or interrupted run
     new = list(dict.fromkeys(t for t in texts.values() if t not in known))
-    known.update(zip(new, embeddings.encode(new)))
+    known.update(zip(new, embeddings.encode_documents(new)))
     store.replace_document(document.source, kept, [h for _, h in keep], {sid: known[t] for sid, t in texts.items()}, duplicates)
     (report.updated if is_update else report.added).append(document.source)
     report.passages_written += len(keep)
