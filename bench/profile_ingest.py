@@ -23,14 +23,14 @@ SQUAD11 = ROOT.parent / "shared" / "eval" / "squad-v1.1-dev.json"
 # in one another (embedding: the larger of the two, as encode_documents may call encode),
 # so the buckets add up; the rest is "other".
 BUCKETS = [
-    ("load (read, parse)", [("retrieval/ingest.py", "_load")]),
-    ("split (sentences, windows, dedup within the document)", [("retrieval/splitting.py", "split")]),
-    ("embed sentences", [("retrieval/embeddings.py", "encode_documents"), ("retrieval/embeddings.py", "encode")]),
+    ("load (read, parse)", [("retrieval/ingest/pipeline.py", "_load")]),
+    ("split (sentences, windows, dedup within the document)", [("retrieval/ingest/splitting.py", "split")]),
+    ("embed sentences", [("retrieval/search/embeddings.py", "encode_documents"), ("retrieval/search/embeddings.py", "encode")]),
     ("Chroma writes (passages, sentence vectors, deletes, revision)",
-     [("retrieval/store.py", f) for f in ("replace_document", "delete_document", "bump_revision", "sweep_orphans")]),
+     [("retrieval/store/corpus.py", f) for f in ("replace_document", "delete_document", "bump_revision", "sweep_orphans")]),
     ("Chroma reads (duplicates elsewhere, stored vectors, documents)",
-     [("retrieval/store.py", f) for f in ("duplicates_elsewhere", "sentence_vectors_by_text", "documents", "unfinished_write")]),
-    ("lexical index (BM25)", [("retrieval/lexical.py", f) for f in ("update_lexical_index", "lexical_index")]),
+     [("retrieval/store/corpus.py", f) for f in ("duplicates_elsewhere", "sentence_vectors_by_text", "documents", "unfinished_write")]),
+    ("lexical index (BM25)", [("retrieval/search/lexical.py", f) for f in ("update_lexical_index", "lexical_index")]),
 ]
 
 

@@ -98,9 +98,9 @@ class SentenceEmbeddings(Embeddings):
     def _int8(self):
         if self._cache_dir is None:
             return None
-        from .onnx_encoder import int8_folder
+        from ..store.naming import onnx_int8_export
 
-        folder = int8_folder(self._export_folder())
+        folder = onnx_int8_export(self._cache_dir, self.name)
         encoder = _load_onnx(folder, int8=True)
         if encoder is None and _ensure_int8(self, folder):
             encoder = _load_onnx(folder, int8=True)
@@ -185,7 +185,7 @@ def _ensure_int8(embeddings: SentenceEmbeddings, folder: Path) -> bool:
         if folder in _int8_tried:
             return False
         _int8_tried.add(folder)
-        return quantize(source)
+        return quantize(source, folder)
 
 
 @lru_cache(maxsize=512)

@@ -92,14 +92,9 @@ class OnnxEncoder:
         return vectors
 
 
-def int8_folder(folder: Path) -> Path:
-    return folder.with_name(folder.name + "-int8")
-
-
-def quantize(folder: Path) -> bool:
-    """Make the int8 copy of the verified export in `folder` (int8_folder); returns whether
+def quantize(folder: Path, target: Path) -> bool:
+    """Make the int8 copy of the verified export in `folder` into `target`; returns whether
     a checked copy is now there."""
-    target = int8_folder(folder)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=folder.parent))
     try:
         from onnxruntime.quantization import QuantType, quantize_dynamic
