@@ -23,7 +23,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import retrieval  # noqa: E402
 from bench.eval_sets import EvalSet, eval_sets, heldout_squad11, mixed_documents  # noqa: E402
 from retrieval import (  # noqa: E402
     MAX_QUOTE_CHARS,
@@ -34,15 +33,13 @@ from retrieval import (  # noqa: E402
     Span,
     contains_answer,
     evaluate,
+    ingest,
     load_paths,
     load_questions,
     model_cache,
     sentences,
 )
 
-# Not `from retrieval import ingest`: once Engine has imported the retrieval.ingest package,
-# that name is the package, not the function.
-ingest = retrieval.__getattr__("ingest")
 CACHE = ROOT / "bench" / ".cache" / "quality"
 OFF_TOPIC = [
     "What is the capital of Australia?", "How do I reset my laptop password?", "Who won the 2018 World Cup?",
