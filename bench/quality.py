@@ -55,14 +55,22 @@ class MemoEmbeddings(SentenceEmbeddings):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._memo: dict[str, object] = {}
+        self._documents_memo: dict[str, object] = {}  # ingest's encoder (int8): other vectors
 
     def encode(self, texts):
-        missing = list(dict.fromkeys(t for t in texts if t not in self._memo))
+        return self._memoised(texts, self._memo, super().encode)
+
+    def encode_documents(self, texts):
+        return self._memoised(texts, self._documents_memo, super().encode_documents)
+
+    @staticmethod
+    def _memoised(texts, memo, encode):
+        missing = list(dict.fromkeys(t for t in texts if t not in memo))
         if missing:
-            self._memo.update(zip(missing, super().encode(missing)))
+            memo.update(zip(missing, encode(missing)))
         import numpy as np
 
-        return np.stack([self._memo[t] for t in texts]) if texts else super().encode(texts)
+        return np.stack([memo[t] for t in texts]) if texts else encode(texts)
 
 
 def sides_recall(engine: Engine, corpus: str, questions: list[Question], k: int = 5) -> dict:

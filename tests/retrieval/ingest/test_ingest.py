@@ -160,12 +160,12 @@ class CountingEmbeddings(SentenceEmbeddings):
         super().__init__(**kwargs)
         self.calls, self.texts, self.interrupt_on_call = 0, [], interrupt_on_call
 
-    def encode(self, texts):
+    def encode_documents(self, texts):  # what ingest embeds with
         self.calls += 1
         if self.calls == self.interrupt_on_call:
             raise KeyboardInterrupt
         self.texts.extend(texts)
-        return super().encode(texts)
+        return super().encode_documents(texts)
 
 
 def three_documents(tmp_path):

@@ -1,4 +1,5 @@
-"""The embedding model: the ONNX export answers questions without torch, with the same vectors."""
+"""The embedding model: the ONNX export answers questions without torch, with the same vectors;
+ingest embeds with a checked int8 copy, without torch either."""
 
 import subprocess
 import sys
@@ -9,8 +10,8 @@ import pytest
 from retrieval.ingest.pipeline import ingest
 from retrieval.search.embeddings import SentenceEmbeddings
 from retrieval.search.onnx_encoder import OnnxEncoder
-from retrieval.store.naming import model_cache, onnx_export
-from tests.support.seed import ROOT, SEED_CORPUS
+from retrieval.store.naming import model_cache, onnx_export, onnx_int8_export
+from tests.support.seed import ROOT, SEED_CORPUS, SEED_FILE
 
 pytestmark = pytest.mark.integration
 
@@ -47,3 +48,40 @@ def test_asking_after_ingest_needs_neither_torch_nor_sentence_transformers(setti
                               "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"},
                          cwd=tmp_path)
     assert out.stdout.split()[-2:] == ["False", "False"] and "Shoigu asked Wallace" in out.stdout
+
+
+def test_ingest_embeds_with_an_int8_copy_close_to_the_query_encoders_vectors(tmp_path):
+    embeddings = SentenceEmbeddings(cache_dir=tmp_path)
+    sentences = [line.strip() for line in SEED_FILE.read_text().split(". ") if len(line.strip()) > 20][:40]
+    documents = embeddings.encode_documents(sentences)  # exports, then quantises
+    assert (onnx_int8_export(tmp_path, embeddings.name) / "model.onnx").is_file()
+    questions = embeddings.encode(sentences)  # the fp32 model (torch for this many)
+    cosine = (documents * questions).sum(axis=1)
+    assert documents.shape == (len(sentences), 384) and cosine.min() > 0.97 and cosine.mean() > 0.985
+    # Close enough that searching the int8 vectors with fp32 ones finds what fp32 vectors would.
+    assert ((questions @ documents.T).argmax(axis=1) == (questions @ questions.T).argmax(axis=1)).all()
+
+
+def test_a_failed_or_unfaithful_quantisation_falls_back_to_the_fp32_model(tmp_path, monkeypatch):
+    from retrieval.search import onnx_encoder
+
+    monkeypatch.setattr(onnx_encoder, "MIN_INT8_COSINE", 1.01)  # no int8 copy can pass
+    embeddings = SentenceEmbeddings(cache_dir=tmp_path / "fresh")
+    vectors = embeddings.encode_documents(TEXTS)
+    assert not onnx_int8_export(tmp_path / "fresh", embeddings.name).exists()
+    assert np.abs(vectors - embeddings.encode(TEXTS)).max() < 1e-5
+
+
+def test_ingest_needs_neither_torch_nor_sentence_transformers_once_the_model_is_exported(settings, tmp_path):
+    SentenceEmbeddings.from_settings(settings).encode_documents(["export and quantise once"])
+    probe = (
+        "import sys; from retrieval.ingest.pipeline import ingest; from retrieval.settings import Settings; "
+        f"r = ingest([{str(SEED_CORPUS)!r}], 'default', Settings(), progress=False); "
+        "print(r.passages_written, 'torch' in sys.modules, 'sentence_transformers' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                         env={"QA_DATA_DIR": str(settings.data_dir), "QA_MODEL_CACHE": str(model_cache(settings)),
+                              "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"},
+                         cwd=tmp_path)
+    written, torch_loaded, st_loaded = out.stdout.split()[-3:]
+    assert int(written) > 0 and (torch_loaded, st_loaded) == ("False", "False")
