@@ -279,7 +279,8 @@ def main() -> None:
                 tick += 1
                 time.sleep(1 / args.rate)
         midway.join()
-        killer.join()
+        if args.kill:
+            killer.join()  # a Timer never started cannot be joined
         # Let the last answers arrive (the killed replica's after the claim timeout), then look for duplicates.
         fake.wait_for(lambda: len({c.body.get("channel") for c in fake.calls if c.method == "chat.postMessage"}
                                   & set(traffic.questions)) >= len(traffic.questions), timeout=120)
