@@ -34,7 +34,8 @@ sys.path.insert(0, str(ROOT))
 from bench.profile_ingest import first_articles  # noqa: E402
 from bench.profile_ingest import profile as profile_ingest  # noqa: E402
 from bench.synthetic import build as build_synthetic  # noqa: E402
-from retrieval import Engine, Settings, load_paths, load_questions, model_cache, split  # noqa: E402
+from retrieval import Engine, Settings, load_paths, load_questions, split  # noqa: E402
+from tests.support.index_checks import qa_env  # noqa: E402
 from tests.support.serving import start_serve  # noqa: E402
 
 SQUAD11 = ROOT.parent / "shared" / "eval" / "squad-v1.1-dev.json"
@@ -59,11 +60,6 @@ def measured(cmd: list[str], env: dict, cwd: Path | None = None) -> tuple[float,
     if code != 0:
         raise RuntimeError(f"{cmd} failed: {stderr}")
     return wall, rss_kb // 1024, stdout
-
-
-def qa_env(settings: Settings) -> dict:
-    return {**os.environ, "QA_DATA_DIR": str(settings.data_dir), "QA_MODEL_CACHE": str(model_cache(settings)),
-            "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
 
 
 def machine() -> dict:
@@ -108,7 +104,7 @@ def ingest_small(models: Path, work: Path, articles: int = 10, runs: int = 3) ->
         settings = Settings(data_dir=work / f"small-{run}", model_cache=models)
         ours.append(measured([PY, "-m", "bot.cli", "ingest", str(dataset), "--corpus", "small"], qa_env(settings))[0])
         tutorial.append(tutorial_pipeline(documents, work / f"small-tutorial-{run}")["seconds"])
-    env = {**qa_env(Settings(data_dir=work / "profiled", model_cache=models))}
+    env = qa_env(Settings(data_dir=work / "profiled", model_cache=models))
     return {"articles": articles, "characters": sum(len(d.text) for d in documents), "ours_s": ours,
             "tutorial_s": tutorial, "profile": profile_ingest(dataset, env, work)}
 

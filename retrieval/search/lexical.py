@@ -161,10 +161,7 @@ def lexical_index(store, cache_dir: Path) -> LexicalIndex:
     with TermsCache(lexical_terms(cache_dir, store.corpus, TOKENISER_VERSION)) as cache:
         known = cache.get(ids)
         missing = [i for i in ids if i not in known]
-        new: dict[str, list[str]] = {}
-        for i in range(0, len(missing), 2000):
-            for pid, (text, _) in store.get_passages(missing[i : i + 2000]).items():
-                new[pid] = terms(text)
+        new = {pid: terms(text) for pid, (text, _) in store.get_passages(missing).items()}
         cache.put(new)
         known.update(new)
         if len(ids) > 1000 and cache.size() > 2 * len(ids):  # mostly passages since replaced

@@ -169,9 +169,13 @@ class CorpusStore:
                 return ids
 
     def get_passages(self, ids: list[str]) -> dict[str, tuple[str, dict]]:
-        with reachable(self.settings):
-            page = self.passages.get(ids=ids, include=["metadatas", "documents"])
-        return {i: (t, m) for i, t, m in zip(page["ids"], page["documents"], page["metadatas"])}
+        """The stored text and metadata of each of `ids` still there, read PAGE at a time."""
+        found: dict[str, tuple[str, dict]] = {}
+        for i in range(0, len(ids), PAGE):
+            with reachable(self.settings):
+                page = self.passages.get(ids=ids[i : i + PAGE], include=["metadatas", "documents"])
+            found.update((pid, (t, m)) for pid, t, m in zip(page["ids"], page["documents"], page["metadatas"]))
+        return found
 
     def passage_at(self, source: str, position: int) -> tuple[str, str, dict] | None:
         """The document's passage at `position` (its index within the document), if stored."""
