@@ -6,7 +6,10 @@ cache. It is checked against the original before use; a model whose architecture
 does not cover keeps using sentence-transformers.
 
 Ingest embeds with an int8 copy of the export (dynamic quantisation, per-channel weights),
-made once from it: about twice as fast on two cores, and no torch in the process. Its
+made once from it, and no torch in the process. It runs one single-threaded session from
+one thread per core, in batches of 8 sentences: on two cores that measured 2.4x faster
+than one two-threaded session in batches of 64 (short sentences leave a session's threads
+waiting on each other; the threads here never wait). Its
 vectors stay within ~0.99 cosine of the fp32 ones (0.98 at worst on SQuAD sentences; a
 copy below MIN_INT8_COSINE on the check sentences is not used). Questions keep the fp32
 export, so retrieval compares fp32 questions with int8 documents; bench/quality.py measures
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import tempfile
 import warnings
@@ -29,6 +33,7 @@ EXPORT_VERSION = 1
 MAX_EXPORT_ERROR = 1e-4  # cosine-scale difference tolerated between ONNX and torch vectors
 INT8_VERSION = 1
 MIN_INT8_COSINE = 0.97  # per check sentence, int8 against fp32 (per-tensor weights gave 0.91)
+BULK_BATCH = 8  # sentences per run in bulk mode (8-16 measured fastest; 64 took 2.4x as long)
 CHECK_SENTENCES = [
     "What did Shoigu ask Wallace?",
     "A longer sentence, to check padding and masks, about ten words.",
@@ -42,7 +47,11 @@ CHECK_SENTENCES = [
 
 
 class OnnxEncoder:
-    def __init__(self, folder: Path):
+    """`bulk`: many texts at once (ingest): single-threaded runs from one thread per core,
+    with the memory arena on (its shapes stay small). Otherwise a few texts at a time (a
+    question), all cores on each, and no arena to grow in a long-running process."""
+
+    def __init__(self, folder: Path, bulk: bool = False):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -52,19 +61,25 @@ class OnnxEncoder:
         self.tokenizer.enable_padding()
         options = ort.SessionOptions()
         options.log_severity_level = 3
-        options.enable_cpu_mem_arena = False  # shapes vary per batch: an arena only grows
-        # Two cores shared with other work: threads that spin waiting for each other steal
-        # the core the other one needs.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.workers = _cores() if bulk else 1
+        if bulk:
+            options.intra_op_num_threads = 1
+        else:
+            options.enable_cpu_mem_arena = False  # shapes vary per question: an arena only grows
+            # Two cores shared with other work: threads that spin waiting for each other
+            # steal the core the other one needs.
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
 
     @classmethod
     def load(cls, folder: Path, int8: bool = False) -> "OnnxEncoder | None":
+        """The export in `folder`, or None when there is none (or an outdated one). The
+        int8 copy is the bulk encoder."""
         try:
             meta = json.loads((folder / "meta.json").read_text())
             if meta.get("version") != EXPORT_VERSION or meta.get("int8") != (INT8_VERSION if int8 else None):
                 return None
-            return cls(folder)
+            return cls(folder, bulk=int8)
         except (OSError, ValueError, KeyError):
             return None
         except Exception as exc:  # a damaged export: fall back to the full model
@@ -72,24 +87,42 @@ class OnnxEncoder:
             return None
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        """Unit vectors (or the model's own) for `texts`, in order. A bulk encoder uses its
+        own batch size."""
         # Batches of similar length waste little on padding (as sentence-transformers does).
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         ordered = [texts[i] for i in order]
-        out = []
-        for i in range(0, len(ordered), batch_size):
-            encodings = self.tokenizer.encode_batch(ordered[i : i + batch_size])
-            feed = {
-                "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-                "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
-                "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
-            }
-            hidden = self.session.run(None, {k: feed[k] for k in self.meta["inputs"]})[0]
-            out.append(_pool(hidden, feed["attention_mask"], self.meta["pooling"], self.meta["normalize"]))
+        size = BULK_BATCH if self.workers > 1 else batch_size
+        batches = [ordered[i : i + size] for i in range(0, len(ordered), size)]
+        if len(batches) > 1 and self.workers > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(self.workers) as pool:  # onnxruntime releases the GIL while it runs
+                out = list(pool.map(self._encode_batch, batches))
+        else:
+            out = [self._encode_batch(b) for b in batches]
         if not out:
             return np.zeros((0, self.meta["dim"]), np.float32)
         vectors = np.empty((len(texts), self.meta["dim"]), np.float32)
         vectors[order] = np.concatenate(out)
         return vectors
+
+    def _encode_batch(self, texts: list[str]) -> np.ndarray:
+        encodings = self.tokenizer.encode_batch(texts)
+        feed = {
+            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+        }
+        hidden = self.session.run(None, {k: feed[k] for k in self.meta["inputs"]})[0]
+        return _pool(hidden, feed["attention_mask"], self.meta["pooling"], self.meta["normalize"])
+
+
+def _cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))  # the cores this process may use, not the machine's
+    except AttributeError:
+        return os.cpu_count() or 1
 
 
 def quantize(folder: Path, target: Path) -> bool:
