@@ -57,11 +57,20 @@ _NOT_NAMES = frozenset((
 _WORD = re.compile(r"\w+")
 
 
+_WH = re.compile(r"\b(what|which|who|whom|whose|where|when|how|why)\b")
+
+
 def expected_kind(question: str) -> str | None:
-    """NAME, NUMBER, DATE, or None when the question does not ask for one of them."""
+    """NAME, NUMBER, DATE, or None when the question does not ask for one of them.
+
+    The question's first wh-word decides (with a preposition before it: "in what year"):
+    "Who was hurt when the pallet fell?" wants a name, and "What document did he cite when
+    ..." no date."""
     text = question.casefold()
+    first = _WH.search(text)
     for kind, pattern in _QUESTION_KINDS:
-        if pattern.search(text):
+        found = pattern.search(text)
+        if found and (first is None or found.start() <= first.start()):
             return kind
     return None
 

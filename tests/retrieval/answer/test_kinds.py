@@ -15,6 +15,9 @@ from retrieval.answer.kinds import DATE, NAME, NUMBER, expected_kind, holds_kind
     ("How many complaints did the firm receive?", NUMBER),
     ("What percentage of the vote did she win?", NUMBER),
     ("What did Shoigu ask Wallace?", None),
+    ("Who was seriously hurt when the pallet fell?", NAME),
+    ("What document did Wallace refer to when he talked about Russia's concerns?", None),
+    ("Why did prices rise when the plant closed?", None),
     ("Why did the river flood?", None),
 ])
 def test_the_kind_of_answer_a_question_asks_for(question, kind):
