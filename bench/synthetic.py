@@ -107,7 +107,7 @@ def build(data_dir: Path, passages: int, source: Path | None = None, model_cache
     source = source or ROOT.parent / "shared" / "eval" / "squad-v1.1-dev.json"
     settings = Settings(data_dir=data_dir, model_cache=model_cache)
     marker = data_dir / MARKER
-    wanted = {"passages": passages, "source": str(source), "version": 1}
+    wanted = {"passages": passages, "source": str(source), "version": 2}  # 2: sentence vectors in metadata
     if marker.is_file() and json.loads(marker.read_text()) == wanted:
         return settings
     embeddings = SentenceEmbeddings.from_settings(settings)

@@ -132,7 +132,10 @@ class LexicalIndex:
 
         ids = json.loads((folder / "ids.json").read_text())
         doc_freq = json.loads((folder / "df.json").read_text())
-        return cls(ids, bm25s.BM25.load(str(folder / "bm25")), doc_freq)
+        # Memory-mapped: a search reads only its terms' columns, so a large corpus's index
+        # costs the pages it touches, not its size. (A folder replaced meanwhile stays
+        # readable: its files live on while they are mapped.)
+        return cls(ids, bm25s.BM25.load(str(folder / "bm25"), mmap=True), doc_freq)
 
 
 def _weighted_share(weights: dict[str, float]) -> Callable[[str], float]:

@@ -17,7 +17,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field, PrivateAttr
 
 from ..injection import shown_title
-from ..store.corpus import CorpusStore
+from ..store.corpus import CorpusStore, sentence_ids_of
 from .embeddings import SentenceEmbeddings
 from .fusion import Ranking, reciprocal_rank
 from .lexical import LexicalIndex, lexical_index, terms
@@ -32,7 +32,7 @@ class HybridRetriever(BaseRetriever):
     k: int = Field(5, ge=1, le=100)
     # Defaults chosen on the development sets (bench/tune_retrieval.py).
     candidates: int = Field(40, ge=1, description="Passages taken from each side before fusion.")
-    sentence_candidates: int = Field(80, ge=1, description="Sentences the dense side looks at.")
+    sentence_candidates: int = Field(80, ge=1, description="Sentences the dense side looks at (a corpus whose sentences are searched).")
     rrf_k: int = Field(20, ge=1, description="Reciprocal-rank-fusion constant.")
     dense_weight: float = Field(1.0, ge=0, description="Weight of the dense ranking in the fusion.")
     lexical_weight: float = Field(1.0, ge=0, description="Weight of the BM25 ranking in the fusion.")
@@ -84,6 +84,8 @@ class HybridRetriever(BaseRetriever):
 
     def _dense(self, vector) -> list[tuple[str, float]]:
         """Windows ranked by their most similar sentence (cosine similarity)."""
+        if self.store.vectors_in_metadata:
+            return self._dense_by_windows(vector)
         if self._sentence_store is None:
             self._sentence_store = self.store.sentence_store(self.embeddings)
         hits = self._sentence_store.similarity_search_by_vector_with_relevance_scores(
@@ -95,3 +97,14 @@ class HybridRetriever(BaseRetriever):
                 if pid and pid not in ranked:
                     ranked[pid] = score
         return list(ranked.items())[: self.candidates]
+
+    def _dense_by_windows(self, vector) -> list[tuple[str, float]]:
+        """The windows nearest by their mean vector, ranked by their best sentence: on the
+        development sets this recalls what searching every sentence does (store/corpus.py
+        says why the sentences are not searched)."""
+        windows = self.store.nearest_passages(vector, self.candidates)
+        sentences = {pid: sentence_ids_of(text, meta) for pid, text, meta in windows}
+        vectors = self.store.sentence_vectors([sid for sids in sentences.values() for sid in sids])
+        best = {pid: max((float(vectors[sid] @ vector) for sid in sids if sid in vectors), default=-1.0)
+                for pid, sids in sentences.items()}
+        return sorted(best.items(), key=lambda item: item[1], reverse=True)

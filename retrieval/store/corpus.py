@@ -1,11 +1,18 @@
 """Chroma, embedded (a folder under the data directory) or a server (`chroma run`).
 
 One corpus is two collections: `qa-<corpus>-passages` (the retrieval windows: text, offsets,
-metadata) and `qa-<corpus>-sentences` (one vector per sentence, searched through LangChain's
-`Chroma` vector store; a window ranks by its best sentence, which on the development set
-recalls far more than one vector per window, and the answerer picks the quote with them).
-Everything a second machine needs to answer lives in Chroma; the lexical index is rebuilt
-from it.
+metadata, and the mean of their sentences' vectors) and `qa-<corpus>-sentences` (one record
+per sentence; a window ranks by its best sentence, which on the development set recalls far
+more than one vector per window, and the answerer picks the quote with them). Everything a
+second machine needs to answer lives in Chroma; the lexical index is rebuilt from it.
+
+Where a sentence's vector lives: Chroma loads a collection's whole vector index into memory
+the first time anything reads the collection, and 100k windows hold ~400k sentences (770 MB
+of index). So a corpus created now keeps each sentence's vector in its record's metadata
+(float16, base64) and gives the record a one-number placeholder embedding: the sentences are
+read by id, never searched. The dense side searches the windows' mean vectors and ranks the
+windows it finds by their best sentence (retriever.py). A corpus created before keeps real
+sentence embeddings and is searched by sentence, as it always was (`vectors_in_metadata`).
 
 Robustness (docs/robustness.md): an embedded store is opened by one process at a time
 (process_lock.py); a write is marked in the corpus's metadata while it runs, so the next ingest
@@ -15,6 +22,7 @@ caches on changes with every committed document.
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import uuid
@@ -32,6 +40,8 @@ from .process_lock import Holder
 from .reachability import reachable
 
 PAGE = 2000  # rows per Chroma read or write; well under its max batch size
+VECTORS_IN_METADATA = {"vectors": "metadata"}  # the sentence collection's mark of the layout above
+PLACEHOLDER = [1.0]  # the embedding of a sentence record whose vector is in its metadata
 
 
 @dataclass(frozen=True)
@@ -62,7 +72,8 @@ class CorpusStore:
             if passages_collection(corpus) not in existing and not create:
                 raise CorpusNotFound(corpus)
             self.passages = self._collection(passages_collection(corpus), existing, embed_model)
-            self.sentences = self._collection(sentences_collection(corpus), existing, embed_model)
+            self.sentences = self._collection(sentences_collection(corpus), existing, embed_model, VECTORS_IN_METADATA)
+        self.vectors_in_metadata = all((self.sentences.metadata or {}).get(k) == v for k, v in VECTORS_IN_METADATA.items())
         self.embed_model = (self.passages.metadata or {}).get("embed_model") or embed_model
         if embed_model is not None and self.embed_model != embed_model:
             raise QAError(
@@ -70,13 +81,13 @@ class CorpusStore:
                 f"set QA_EMBED_MODEL={self.embed_model} or ingest into a new corpus"
             )
 
-    def _collection(self, name: str, existing: set[str], embed_model: str | None):
+    def _collection(self, name: str, existing: set[str], embed_model: str | None, extra: dict | None = None):
         # get_or_create would overwrite the metadata (and so the revision) of an existing one.
         if name in existing:
             return self.client.get_collection(name, embedding_function=None)
         return self.client.create_collection(
             name,
-            metadata={"embed_model": embed_model or "", "revision": "new"},
+            metadata={"embed_model": embed_model or "", "revision": "new", **(extra or {})},
             configuration={"hnsw": {"space": "cosine"}},
             embedding_function=None,
         )
@@ -84,7 +95,8 @@ class CorpusStore:
     # -- reading ---------------------------------------------------------------------------
 
     def sentence_store(self, embeddings):
-        """LangChain's view of the sentence vectors: the dense side of retrieval."""
+        """LangChain's view of the sentence vectors: the dense side of retrieval in a corpus
+        whose sentences have real embeddings (not `vectors_in_metadata`)."""
         from langchain_chroma import Chroma
 
         return _Reachable(Chroma(
@@ -140,10 +152,27 @@ class CorpusStore:
         """The vectors already stored for a document's sentences, by sentence text: an update
         or a resumed ingest re-embeds only what is new."""
         with reachable(self.settings):
-            page = self.sentences.get(where={"source": source}, include=["documents", "embeddings"])
+            page = self.sentences.get(where={"source": source}, include=["documents", self._vector_field])
         if not page["ids"]:
             return {}
-        return dict(zip(page["documents"], np.asarray(page["embeddings"], dtype=np.float32)))
+        return dict(zip(page["documents"], self._vectors(page)))
+
+    @property
+    def _vector_field(self) -> str:
+        return "metadatas" if self.vectors_in_metadata else "embeddings"
+
+    def _vectors(self, page: dict) -> list[np.ndarray]:
+        """The sentence vectors of a page read with `_vector_field`."""
+        if self.vectors_in_metadata:
+            return [decode_vector(m["vector"]) for m in page["metadatas"]]
+        return list(np.asarray(page["embeddings"], dtype=np.float32))
+
+    def nearest_passages(self, vector: np.ndarray, n: int) -> list[tuple[str, str, dict]]:
+        """The `n` windows whose mean vector is nearest `vector`: (id, text, metadata)."""
+        with reachable(self.settings):
+            found = self.passages.query(query_embeddings=[np.asarray(vector, dtype=np.float32).tolist()],
+                                        n_results=n, include=["documents", "metadatas"])
+        return list(zip(found["ids"][0], found["documents"][0], found["metadatas"][0]))
 
     def iter_passages(self, with_text: bool = True) -> Iterator[tuple[str, str | None, dict]]:
         include = ["metadatas", "documents"] if with_text else ["metadatas"]
@@ -185,9 +214,12 @@ class CorpusStore:
         return (page["ids"][0], page["documents"][0], page["metadatas"][0]) if page["ids"] else None
 
     def sentence_vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
+        """The stored vector of each of `ids` still there."""
+        if not ids:
+            return {}
         with reachable(self.settings):
-            page = self.sentences.get(ids=ids, include=["embeddings"])
-        return dict(zip(page["ids"], np.asarray(page["embeddings"], dtype=np.float32)))
+            page = self.sentences.get(ids=list(dict.fromkeys(ids)), include=[self._vector_field])
+        return dict(zip(page["ids"], self._vectors(page)))
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -223,12 +255,15 @@ class CorpusStore:
         with reachable(self.settings):
             for i in range(0, len(sent_ids), PAGE):
                 batch = sent_ids[i : i + PAGE]
-                self.sentences.upsert(
-                    ids=batch,
-                    embeddings=np.stack([sentence_vecs[s] for s in batch]),
-                    documents=[sentences[s][0] for s in batch],
-                    metadatas=[{"source": source, "passages": ",".join(sentences[s][1])} for s in batch],
-                )
+                metadatas = [{"source": source, "passages": ",".join(sentences[s][1])} for s in batch]
+                if self.vectors_in_metadata:
+                    for meta, s in zip(metadatas, batch):
+                        meta["vector"] = encode_vector(sentence_vecs[s])
+                    embeddings = np.array([PLACEHOLDER] * len(batch), dtype=np.float32)
+                else:
+                    embeddings = np.stack([sentence_vecs[s] for s in batch])
+                self.sentences.upsert(ids=batch, embeddings=embeddings, documents=[sentences[s][0] for s in batch],
+                                      metadatas=metadatas)
             for i in range(0, len(passages), PAGE):
                 batch = passages[i : i + PAGE]
                 self.passages.upsert(
@@ -285,7 +320,8 @@ class CorpusStore:
         while True:
             with reachable(self.settings):
                 page = self.sentences.get(include=["metadatas"], limit=PAGE, offset=offset)
-            yield from zip(page["ids"], page["metadatas"])
+            # Without the vector: a caller that keeps them all (audit) keeps ~100 bytes each, not ~1 kB.
+            yield from ((sid, {k: v for k, v in m.items() if k != "vector"}) for sid, m in zip(page["ids"], page["metadatas"]))
             if len(page["ids"]) < PAGE:
                 return
             offset += PAGE
@@ -310,9 +346,7 @@ class CorpusStore:
         for pid, text, meta in self.iter_passages():
             passages[pid] = meta
             by_content[meta["content_hash"]] = by_content.get(meta["content_hash"], 0) + 1
-            for start, end in json.loads(meta["sentences"]):
-                span = Span(start, end)
-                needed.add(sentence_id(meta["source"], span, text[start - meta["start"] : end - meta["start"]]))
+            needed.update(sentence_ids_of(text, meta))
         sentences = dict(self._iter_sentences())
         documents = self.documents()
         return {
@@ -328,6 +362,23 @@ class CorpusStore:
 
 def sentence_id(source: str, span: Span, text: str) -> str:
     return span_id(source, span.start, span.end, text)
+
+
+def encode_vector(vector: np.ndarray) -> str:
+    """A sentence vector as metadata: float16 (cosines move by ~1e-3, far below what separates
+    sentences), base64."""
+    return base64.b64encode(np.asarray(vector, dtype="<f2").tobytes()).decode("ascii")
+
+
+def decode_vector(text: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(text), dtype="<f2").astype(np.float32)
+
+
+def sentence_ids_of(text: str, meta: dict) -> list[str]:
+    """The sentence ids of a stored window, from its text and metadata."""
+    spans = meta["sentences"]
+    spans = json.loads(spans) if isinstance(spans, str) else spans
+    return [sentence_id(meta["source"], Span(a, b), text[a - meta["start"] : b - meta["start"]]) for a, b in spans]
 
 
 def sentence_ids(passage: Passage) -> list[str]:

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from retrieval.engine import Engine
@@ -49,7 +50,8 @@ def test_builds_once_with_real_sentences_and_reuses_the_cache(tmp_path, model_ca
 def test_sentence_vectors_are_the_real_embeddings(tmp_path, model_cache):
     settings = build(tmp_path / "synth", 60, model_cache)
     store = CorpusStore(open_client(settings), settings, "synthetic", embed_model=None)
-    page = store.sentences.get(limit=5, include=["documents", "embeddings"])
+    page = store.sentences.get(limit=5, include=["documents"])
+    stored = store.sentence_vectors(page["ids"])
     engine = Engine(settings)
     fresh = engine.embeddings.encode(page["documents"])
-    assert abs(fresh - page["embeddings"]).max() < 1e-4
+    assert abs(fresh - np.stack([stored[i] for i in page["ids"]])).max() < 2e-3  # stored as float16
