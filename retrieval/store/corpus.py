@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -42,6 +44,7 @@ from .reachability import reachable
 PAGE = 2000  # rows per Chroma read or write; well under its max batch size
 VECTORS_IN_METADATA = {"vectors": "metadata"}  # the sentence collection's mark of the layout above
 PLACEHOLDER = [1.0]  # the embedding of a sentence record whose vector is in its metadata
+RECENT_VECTORS = 4096  # sentence vectors kept after a read (~6 MB): a few questions' worth
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,8 @@ class CorpusStore:
         listing); otherwise a different recorded model is an error."""
         self.client, self.settings, self.corpus = client, settings, corpus
         self._writing: str | None = None  # the write mark this object keeps while it writes
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()  # sentence vectors lately read
+        self._cache_lock = threading.Lock()
         with reachable(settings):
             existing = _collection_names(client)
             if passages_collection(corpus) not in existing and not create:
@@ -214,12 +219,23 @@ class CorpusStore:
         return (page["ids"][0], page["documents"][0], page["metadatas"][0]) if page["ids"] else None
 
     def sentence_vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
-        """The stored vector of each of `ids` still there."""
-        if not ids:
-            return {}
-        with reachable(self.settings):
-            page = self.sentences.get(ids=list(dict.fromkeys(ids)), include=[self._vector_field])
-        return dict(zip(page["ids"], self._vectors(page)))
+        """The stored vector of each of `ids` still there. Recent ones are kept: the answerer
+        asks again for the sentences the dense side just ranked, and an id (derived from the
+        sentence's source, offsets and text) always names the same sentence."""
+        wanted = list(dict.fromkeys(ids))
+        with self._cache_lock:
+            found = {sid: self._recent[sid] for sid in wanted if sid in self._recent}
+        missing = [sid for sid in wanted if sid not in found]
+        if missing:
+            with reachable(self.settings):
+                page = self.sentences.get(ids=missing, include=[self._vector_field])
+            fetched = dict(zip(page["ids"], self._vectors(page)))
+            found.update(fetched)
+            with self._cache_lock:
+                self._recent.update(fetched)
+                while len(self._recent) > RECENT_VECTORS:
+                    self._recent.popitem(last=False)
+        return found
 
     # -- writing ---------------------------------------------------------------------------
 
