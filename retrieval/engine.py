@@ -129,9 +129,9 @@ class Engine:
     def _extract(self, question: str, name: str, history: Sequence[Turn]):
         retriever, answerer = self.corpus(name)
         query = f"{history[-1].question} {question}" if history else question
-        passages = retriever.invoke(query)
-        exclude = [span for turn in history for span in turn.cited]
         lexical = retriever.lexical()
+        passages = retriever.search(query, lexical)
+        exclude = [span for turn in history for span in turn.cited]
         return passages, lexical, answerer.answer(question, self.embeddings.query_vector(query), passages, lexical, exclude)
 
 
