@@ -61,6 +61,7 @@ class OnnxEncoder:
         self.tokenizer.enable_padding()
         options = ort.SessionOptions()
         options.log_severity_level = 3
+        self.bulk = bulk
         self.workers = _cores() if bulk else 1
         if bulk:
             options.intra_op_num_threads = 1
@@ -92,7 +93,7 @@ class OnnxEncoder:
         # Batches of similar length waste little on padding (as sentence-transformers does).
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         ordered = [texts[i] for i in order]
-        size = BULK_BATCH if self.workers > 1 else batch_size
+        size = BULK_BATCH if self.bulk else batch_size
         batches = [ordered[i : i + size] for i in range(0, len(ordered), size)]
         if len(batches) > 1 and self.workers > 1:
             from concurrent.futures import ThreadPoolExecutor

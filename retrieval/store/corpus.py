@@ -391,9 +391,8 @@ def decode_vector(text: str) -> np.ndarray:
 
 
 def sentence_ids_of(text: str, meta: dict) -> list[str]:
-    """The sentence ids of a stored window, from its text and metadata."""
-    spans = meta["sentences"]
-    spans = json.loads(spans) if isinstance(spans, str) else spans
+    """The sentence ids of a stored window, from its text and metadata (as Chroma returns it)."""
+    spans = json.loads(meta["sentences"])
     return [sentence_id(meta["source"], Span(a, b), text[a - meta["start"] : b - meta["start"]]) for a, b in spans]
 
 
