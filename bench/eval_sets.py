@@ -48,6 +48,11 @@ def eval_sets() -> list[EvalSet]:
     return sets
 
 
+def off_topic(part: str) -> list[str]:
+    """Questions no evaluation corpus answers (bench/sets/offtopic/), part "dev" or "heldout"."""
+    return [line.strip() for line in (SETS_DIR / "offtopic" / f"{part}.txt").read_text().splitlines() if line.strip()]
+
+
 def squad_paragraph_documents(target: Path) -> Path:
     """The SQuAD 2.0 development paragraphs as one text file each: unrelated documents to mix
     into the other sets' corpora."""
