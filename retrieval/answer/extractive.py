@@ -13,6 +13,7 @@ the seed questions and the first five SQuAD 2.0 articles; the held-out parts nev
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,11 +21,21 @@ from langchain_core.documents import Document
 from pydantic import BaseModel, Field
 
 from ..injection import looks_like_injection
-from ..search.lexical import LexicalIndex
+from ..search.lexical import LexicalIndex, phrase_coverage
 from ..store.corpus import CorpusStore, sentence_id
 from ..types import Answer, Citation, RetrievedPassage, Span
-from .kinds import NAME, expected_kind, holds_kind, negated, opens_with_anaphor
-from .quotes import clip
+from .kinds import (
+    NAME,
+    expected_kind,
+    holds_kind,
+    inner_names,
+    name_phrases,
+    negated,
+    opens_with_anaphor,
+    opens_with_pronoun,
+    refers_to_asked,
+)
+from .quotes import focus
 
 ABSTAIN_TEXT = "The corpus does not cover this question: no passage in '{corpus}' answers it."
 
@@ -36,15 +47,13 @@ class AnswerSettings(BaseModel):
     context_weight: float = Field(0.2, ge=0, description="Weight of the coverage by the sentence and its neighbours.")
     context_sentences: int = Field(2, ge=0, le=5, description="Neighbours on each side that count as context.")
     type_weight: float = Field(0.2, ge=0, description="Bonus for holding what the question asks for (a name, number, date).")
+    phrase_weight: float = Field(0.1, ge=0, description="Weight of the question's word pairs held in the same order.")
     rank_weight: float = Field(0.0, ge=0, description="Bonus for sentences of better-ranked passages.")
     # Answer when the abstention model (a logistic regression over `abstention_features`,
     # fitted on the development sets) gives at least this probability that it can: the
     # highest threshold with at most 3% false abstention in every large development group
     # (set x alone/mixed) and none in the paraphrases of the shipped article (issue 10's
-    # bound). Fitted, it refused 15.0% of SQuAD 2.0's unanswerable development questions
-    # (14.4% without the "covered" signal, which also refuses more off-topic questions:
-    # 94-99% of them on three development corpora, against 91-97%); 14.8% since the dense
-    # side ranks a pool of 120 windows.
+    # bound). Fitted, it refused 14.7% of SQuAD 2.0's unanswerable development questions.
     abstain_weights: dict[str, float] = Field(default_factory=lambda: dict(ABSTAIN_WEIGHTS))
     min_answerable: float = Field(0.26)
     # Quote the neighbouring sentence too when it scores this close to the best one.
@@ -54,8 +63,8 @@ class AnswerSettings(BaseModel):
 
 
 # Fitted by bench/tune_answerer.py --fit on the development parts (bias under "bias").
-ABSTAIN_WEIGHTS = {"bias": -7.007, "covered": 1.791, "dense": 4.601, "known": 0.274, "known_lexical": 1.043,
-                   "margin": 1.483, "negation_unmatched": -4.43, "typed": 2.43, "unknown_name": -2.065}
+ABSTAIN_WEIGHTS = {"bias": -6.548, "covered": 1.611, "dense": 4.935, "known": 0.331, "known_lexical": 1.082,
+                   "margin": 1.492, "negation_unmatched": -4.507, "typed": 1.783, "unknown_name": -2.012}
 
 
 @dataclass
@@ -67,6 +76,7 @@ class Candidate:
     dense: float
     lexical: float  # share of the question's (IDF-weighted) terms the sentence holds
     context: float = 0.0  # the same, for the sentence with its neighbours in the passage
+    phrase: float = 0.0  # share of the question's adjacent term pairs the sentence holds adjacent
     known_lexical: float = 0.0  # share of the question's terms the corpus knows that the sentence holds
     question_known: float = 0.0  # share of the question's terms the corpus knows at all (same for every candidate)
     unknown_name: float = 0.0  # 1 when the question names something the corpus never mentions (same for every candidate)
@@ -95,7 +105,8 @@ class ExtractiveAnswerer:
         quotes = self.select(candidates, question)
         if not quotes:
             return Answer(question=question, answer=ABSTAIN_TEXT.format(corpus=self.store.corpus), abstained=True, passages=retrieved)
-        citations = [self._citation(quote) for quote in quotes]
+        coverage = lexical.coverage(question)
+        citations = [self._citation(quote, coverage) for quote in quotes]
         return Answer(question=question, answer=citations[0].quote, abstained=False, citations=citations, passages=retrieved)
 
     def select(self, candidates: list[Candidate], question: str) -> list[list[Candidate]]:
@@ -106,9 +117,12 @@ class ExtractiveAnswerer:
         for c in candidates:
             c.score = relevance(c, s) + s.type_weight * c.typed + s.rank_weight / (1 + c.rank)
         best = max(candidates, key=lambda c: c.score)
-        quotes = [self._quote(best, candidates)]
-        if expected_kind(question) == NAME and not any(c.typed for c in quotes[0]) and opens_with_anaphor(quotes[0][0].text):
-            quotes = self._with_antecedent(quotes[0], candidates)
+        if expected_kind(question) == NAME and (
+                (not best.typed and opens_with_anaphor(best.text, question)) or refers_to_asked(best.text, question)):
+            # "The company said ...": the name is before it, not in whatever follows.
+            quotes = self._with_antecedent([best], candidates)
+        else:
+            quotes = [self._quote(best, candidates)]
         for other in sorted(candidates, key=lambda c: c.score, reverse=True):
             if len(quotes) >= self.max_citations or other.score < s.other_citation_ratio * best.score:
                 break
@@ -117,25 +131,27 @@ class ExtractiveAnswerer:
         return quotes
 
     def candidates(self, question: str, vector: np.ndarray, passages: list[Document], lexical: LexicalIndex) -> list[Candidate]:
-        coverage = lexical.coverage(question)
+        coverage, phrases = lexical.coverage(question), phrase_coverage(question)
         known, known_coverage = lexical.known_coverage(question)
         unknown_name = lexical.unknown_names(question)
         kind = expected_kind(question)
         reach = self.settings.context_sentences
         seen: dict[str, Candidate] = {}
         order: list[tuple[str, Candidate]] = []
-        for rank, passage in enumerate(passages):
+        sentences = [(passage, _sentences(passage)) for passage in passages]
+        names = _names_by_source(sentences)
+        for rank, (passage, split) in enumerate(sentences):
             meta = passage.metadata
-            spans = [(start, end) for start, end in meta["sentences"]]
-            texts = [passage.page_content[start - meta["start"] : end - meta["start"]] for start, end in spans]
-            for index, ((start, end), text) in enumerate(zip(spans, texts)):
+            texts = [text for _, text in split]
+            for index, ((start, end), text) in enumerate(split):
                 sid = sentence_id(meta["source"], Span(start, end), text)
                 if sid in seen or looks_like_injection(text):  # an instruction to a bot is no answer
                     continue
                 around = " ".join(texts[max(0, index - reach) : index + reach + 1])
                 candidate = Candidate(passage, rank, Span(start, end), text, 0.0, coverage(text), coverage(around),
-                                      typed=holds_kind(text, kind, question), index=index)
+                                      typed=holds_kind(text, kind, question, names[meta["source"]]), index=index)
                 candidate.known_lexical, candidate.question_known = known_coverage(around), known
+                candidate.phrase = phrases(text)
                 candidate.unknown_name = unknown_name
                 seen[sid] = candidate
                 order.append((sid, candidate))
@@ -179,30 +195,47 @@ class ExtractiveAnswerer:
                 return [whole]
         return [[antecedent], quote]
 
-    def _antecedent(self, sentence: Candidate, candidates: list[Candidate], reach: int = 3) -> Candidate | None:
-        """The nearest earlier sentence of the same document (this passage, else the one
-        before it) that names someone or something."""
+    def _antecedent(self, sentence: Candidate, candidates: list[Candidate], reach: int = 3, far: int = 8) -> Candidate | None:
+        """The earlier sentence of the same document (this passage, then the one before it)
+        that names whom it refers to: the nearest of the `far` before it that holds a name
+        the document repeats, else the nearest of the `reach` before it with any name."""
         meta = sentence.passage.metadata
-        earlier = sorted((c for c in candidates if c.passage is sentence.passage and c.index < sentence.index),
-                         key=lambda c: c.index, reverse=True)
-        for c in earlier[:reach]:
-            if holds_kind(c.text, NAME, ""):
-                return c
-        if sentence.index >= reach or meta.get("position", 0) == 0:
+        earlier = [(c.passage, c.span, c.text) for c in sorted(
+            (c for c in candidates if c.passage is sentence.passage and c.index < sentence.index),
+            key=lambda c: c.index, reverse=True)][:far]
+        texts = [c.text for c in candidates if c.passage.metadata["source"] == meta["source"]]
+        if len(earlier) < far and meta.get("position", 0) > 0:
+            found = self.store.passage_at(meta["source"], meta["position"] - 1)
+            if found is not None:
+                pid, text, prev_meta = found
+                prev_meta = dict(prev_meta, id=pid, score=0.0, sentences=json.loads(prev_meta["sentences"]))
+                previous = Document(id=pid, page_content=text, metadata=prev_meta)
+                split = [(Span(*span), t) for span, t in _sentences(previous) if span[1] <= sentence.span.start]
+                earlier += [(previous, span, t) for span, t in reversed(split) if not looks_like_injection(t)][: far - len(earlier)]
+                texts += [t for _, t in split]
+        names = inner_names(texts)
+        held = [(passage, span, text, name_phrases(text, names)) for passage, span, text in earlier]
+        chosen = None
+        if not opens_with_pronoun(sentence.text):
+            # "The company", "the 46-year-old": whom the document is about, a name it
+            # repeats ("Ridgeway Rail"), not the union leader quoted once in between. "She"
+            # is the person just named.
+            counts = Counter(phrase for text in set(texts) for phrase in name_phrases(text, names))
+            chosen = next((h for h in held if any(counts[phrase] > 1 for phrase in h[3])), None)
+        chosen = chosen or next((h for h in held[:reach] if h[3]), None)
+        if chosen is None:
             return None
-        found = self.store.passage_at(meta["source"], meta["position"] - 1)
-        if found is None:
-            return None
-        pid, text, prev_meta = found
-        prev_meta = dict(prev_meta, id=pid, score=0.0, sentences=json.loads(prev_meta["sentences"]))
-        previous = Document(id=pid, page_content=text, metadata=prev_meta)
-        spans = [s for s in prev_meta["sentences"] if s[1] <= sentence.span.start]
-        for start, end in list(reversed(spans))[: reach - sentence.index]:
-            sentence_text = text[start - prev_meta["start"] : end - prev_meta["start"]]
-            if holds_kind(sentence_text, NAME, "") and not looks_like_injection(sentence_text):
-                return Candidate(previous, sentence.rank, Span(start, end), sentence_text, 0.0, 0.0,
-                                 index=prev_meta["sentences"].index([start, end]), typed=True)
-        return None
+        passage, span, text, _ = chosen
+        same = next((c for c in candidates if c.passage is passage and c.span == span), None)
+        if same is not None:
+            return same
+        return Candidate(passage, sentence.rank, span, text, 0.0, 0.0,
+                         index=passage.metadata["sentences"].index([span.start, span.end]), typed=True)
+
+    def shown(self, text: str, coverage) -> tuple[int, int]:
+        """The part of a quote's text that is shown: a sentence of 600 characters is cut at
+        clauses, around those that hold the question's terms."""
+        return focus(text, coverage, self.settings.max_quote_chars)
 
     @staticmethod
     def quote_text(quote: list[Candidate]) -> str:
@@ -210,24 +243,37 @@ class ExtractiveAnswerer:
         meta = quote[0].passage.metadata
         return quote[0].passage.page_content[quote[0].span.start - meta["start"] : quote[-1].span.end - meta["start"]]
 
-    def _citation(self, sentences: list[Candidate]) -> Citation:
+    def _citation(self, sentences: list[Candidate], coverage) -> Citation:
         meta = sentences[0].passage.metadata
         text = self.quote_text(sentences)
-        shown = clip(text, self.settings.max_quote_chars)  # a sentence of 600 characters is cut at a clause
+        start, end = self.shown(text, coverage)
         return Citation(
             corpus=self.store.corpus,
             source=meta["source"],
             title=meta.get("title", ""),
             date=meta.get("date"),
-            start=sentences[0].span.start,
-            end=sentences[0].span.start + shown,
-            quote=text[:shown],
+            start=sentences[0].span.start + start,
+            end=sentences[0].span.start + end,
+            quote=text[start:end],
             score=round(max(c.score for c in sentences), 6),
         )
 
 
+def _sentences(passage: Document) -> list[tuple[tuple[int, int], str]]:
+    """The passage's sentences: ((start, end) in the document, text)."""
+    meta = passage.metadata
+    return [((start, end), passage.page_content[start - meta["start"] : end - meta["start"]]) for start, end in meta["sentences"]]
+
+
+def _names_by_source(sentences: list[tuple[Document, list]]) -> dict[str, frozenset[str]]:
+    texts: dict[str, list[str]] = {}
+    for passage, split in sentences:
+        texts.setdefault(passage.metadata["source"], []).extend(text for _, text in split)
+    return {source: inner_names(found) for source, found in texts.items()}
+
+
 def relevance(c: Candidate, s: AnswerSettings) -> float:
-    return c.dense + s.lexical_weight * c.lexical + s.context_weight * c.context
+    return c.dense + s.lexical_weight * c.lexical + s.context_weight * c.context + s.phrase_weight * c.phrase
 
 
 def abstention_features(candidates: list[Candidate], question: str, s: AnswerSettings | None = None) -> dict[str, float]:

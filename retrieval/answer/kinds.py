@@ -24,7 +24,7 @@ _NAME_NOUNS = (
     "minister|president|leader|chief|executive|ceo|founder|actor|actress|singer|artist|author|writer|director|coach|"
     "manager|mayor|judge|scientist|researcher|spokesperson|spokesman|spokeswoman|rival|opponent|winner|champion|"
     "candidate|lawmaker|senator|governor|king|queen|emperor|duke|general|architect|inventor|composer|poet|painter|"
-    "court|council|committee|court|body|regulator|watchdog|insurer|startup|operator|developer|studio|publisher|label|"
+    "court|council|committee|body|regulator|watchdog|insurer|startup|start-up|operator|developer|studio|publisher|label|"
     "museum|stadium|venue|port|airport|station|building|ship|vessel|planet|moon|spacecraft|mission|language|dynasty|"
     "tribe|people|church|religion|empire|kingdom|republic|family|house"
 )
@@ -35,7 +35,7 @@ _QUESTION_KINDS = [
                         r"\bwhat (is |was |are |were )?(the )?(percentage|percent|share|proportion|number|amount|sum|price|"
                         r"cost|figure|rate|total|age|size|distance|population|value|score)\b")),
     (NAME, re.compile(r"\b(who|whom|whose|where)\b|\b(which|what|name the|in what|in which|at what|at which|from what|"
-                      rf"from which|for what|for which|by what|by which)\s+(\w+\s+)?({_NAME_NOUNS})s?\b")),
+                      rf"from which|for what|for which|by what|by which)\s+(\w+\s+)?({_NAME_NOUNS}|\d+-year-old)s?\b")),
 ]
 _MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|december|"
            "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec")
@@ -75,34 +75,113 @@ def expected_kind(question: str) -> str | None:
     return None
 
 
-def holds_kind(text: str, kind: str | None, question: str) -> bool:
-    """Whether `text` holds something of `kind` that `question` does not already say."""
+def holds_kind(text: str, kind: str | None, question: str, names: frozenset[str] | None = None) -> bool:
+    """Whether `text` holds something of `kind` that `question` does not already say.
+
+    `names`: the words the same document capitalises inside a sentence (`inner_names`). A
+    sentence's first word is capitalised anyway, so it counts as a name only when the
+    document writes it so elsewhere too: "Crunchline, founded in 1994 ..." names a company,
+    "Forecasters expect ..." nobody."""
     if kind is None:
         return False
     asked = {w.casefold() for w in _WORD.findall(question)}
     if kind == NAME:
-        return any(_is_new_name(m.group(0), asked) for m in _CAPITALISED.finditer(text))
+        return any(key not in asked and not any(part in asked for part in key.split("-")) for key in names_in(text, names))
     pattern = _DATE_WORDS if kind == DATE else _NUMBER_WORDS
     asked |= {m.group(0).casefold() for m in pattern.finditer(question)}
     return any(m.group(0).casefold() not in asked for m in pattern.finditer(text))
 
 
-def _is_new_name(word: str, asked: set[str]) -> bool:
-    key = word.casefold().strip(".'’-")
+def names_in(text: str, names: frozenset[str] | None = None) -> set[str]:
+    """The names `text` holds (case-folded); `names` as for `holds_kind`."""
+    first = _first_letter(text)
+    return {_key(m.group(0)) for m in _CAPITALISED.finditer(text)
+            if _is_name(m.group(0)) and (names is None or m.start() > first or _key(m.group(0)) in names)}
+
+
+def name_phrases(text: str, names: frozenset[str] | None = None) -> set[str]:
+    """The names `text` holds as whole phrases ("ridgeway rail", not "rail"): runs of
+    capitalised words, each one a name as `names_in` counts them."""
+    first = _first_letter(text)
+    phrases, run, end = set(), [], -1
+    for m in _CAPITALISED.finditer(text):
+        word = m.group(0)
+        if not _is_name(word) or (names is not None and m.start() <= first and _key(word) not in names):
+            continue
+        if run and text[end:m.start()].strip():
+            phrases.add(" ".join(run))
+            run = []
+        run.append(_key(word))
+        end = m.end()
+    if run:
+        phrases.add(" ".join(run))
+    return phrases
+
+
+def inner_names(texts) -> frozenset[str]:
+    """The capitalised words of `texts` (one document's sentences) past each one's first word."""
+    return frozenset(_key(m.group(0)) for text in texts for m in _CAPITALISED.finditer(text)
+                     if m.start() > _first_letter(text))
+
+
+def _first_letter(text: str) -> int:
+    found = re.search(r"[^\W\d_]", text)
+    return found.start() if found else 0
+
+
+def _key(word: str) -> str:
+    return word.casefold().strip(".'’-")
+
+
+def _is_name(word: str) -> bool:
+    key = _key(word)
     if "-" in key and word.rsplit("-", 1)[-1].islower():  # "Dublin-based", "UK-led": describes, names nobody
         return False
-    return key not in _NOT_NAMES and key not in asked and not any(part in asked for part in key.split("-"))
+    return key not in _NOT_NAMES
 
 
 _ANAPHOR = re.compile(
     r"^[\"“]?(?:(?:he|she|they|it|his|her|their|its)\b|(?:the|this|that)\s+(?:[\w'’-]+\s+){0,3}?"
-    rf"(?:(?:{_NAME_NOUNS})s?|\d+-year-old)\b)", re.IGNORECASE)
+    rf"(?:(?P<noun>{_NAME_NOUNS})s?|\d+-year-old)\b)", re.IGNORECASE)
 
 
-def opens_with_anaphor(text: str) -> bool:
+def opens_with_anaphor(text: str, question: str = "") -> bool:
     """Whether the sentence's subject refers back ("The company said ...", "She added ...",
-    "The 24-year-old ..."): the name it stands for is in an earlier sentence."""
-    return _ANAPHOR.match(text) is not None
+    "The 24-year-old ..."): the name it stands for is in an earlier sentence. Not when the
+    question names that thing itself: "Who used the church?" answered by "The church was
+    used by the dukes"."""
+    found = _ANAPHOR.match(text)
+    if found is None:
+        return False
+    noun = found.group("noun")
+    return noun is None or noun.casefold() not in {w.casefold() for w in _WORD.findall(question)}
+
+
+_ASKED_NOUN = re.compile(rf"\b(?:which|what)\s+(?:\w+\s+)?({_NAME_NOUNS}|\d+-year-old)s?\b")
+
+
+def refers_to_asked(text: str, question: str) -> bool:
+    """Whether `text` calls the thing a "which carmaker" question asks for "the carmaker":
+    then it names it elsewhere, even when it names other things ("The operator runs
+    services between Alderbrook and 46 towns")."""
+    asked = _ASKED_NOUN.search(question.casefold())
+    if asked is None:
+        return False
+    noun = re.escape(asked.group(1))
+    for found in re.finditer(rf"\b(?:[Tt]he|[Tt]his|[Tt]hat)\s+(?:[a-z0-9'’-]+\s+){{0,2}}?{noun}s?\b", text):
+        # Not "the river Seine", "the island of Oahu", nor "Los Angeles International Airport, the busiest airport":
+        # there the phrase stands beside the name.
+        if not re.match(r"\s+(?:(?:of|called|named)\s+)?[\"“'‘]?[A-Z]", text[found.end():]) and not text[: found.start()].rstrip().endswith(","):
+            return True
+    return False
+
+
+_PRONOUN = re.compile(r"^[\"“]?(?:he|she|they|his|her|their)\b", re.IGNORECASE)
+
+
+def opens_with_pronoun(text: str) -> bool:
+    """"She said ...": the person named just before, not whom the document is about."""
+    return _PRONOUN.match(text) is not None
 
 
 _NEGATION = re.compile(r"\b(not|never|no|none|nobody|nothing|neither|nor|without|cannot)\b|n't\b", re.IGNORECASE)

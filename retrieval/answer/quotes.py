@@ -80,5 +80,28 @@ def clip(text: str, limit: int = MAX_QUOTE_CHARS) -> int:
     return limit
 
 
+# Where a quote may begin inside a sentence: after a semicolon, colon, dash or bracket, or
+# at a comma that opens a clause; never inside a list ("extensive, electrified, ...").
+_CLAUSE_START = re.compile(r"(?:[;:\u2013\u2014(]|\s-)\s+(?=\S)|,\s+(?=(?:and|but|while|whereas|although|which|where|who|whose|when)\b)")
+
+
+def focus(text: str, score, limit: int = MAX_QUOTE_CHARS, margin: float = 0.1) -> tuple[int, int]:
+    """(start, end) of the part of `text` a quote shows: all of it when it fits, else the
+    clause-bounded stretch of at most `limit` characters that `score` (a text's relevance to
+    the question) rates highest; the sentence's own start unless another rates `margin`
+    higher (a quote reads best from the start). A 600-character sentence whose
+    answer is in its last clause is quoted from a clause on, not cut off before it."""
+    if len(text) <= limit:
+        return 0, len(text)
+    best = (score(text[: clip(text, limit)]) + margin, 0, clip(text, limit))
+    for found in _CLAUSE_START.finditer(text):
+        start = found.end()
+        end = start + clip(text[start:], limit)
+        value = score(text[start:end])
+        if value > best[0]:
+            best = (value, start, end)
+    return best[1], best[2]
+
+
 def words(text: str) -> int:
     return len(re.findall(r"\w+", text))

@@ -138,6 +138,20 @@ class LexicalIndex:
         return cls(ids, bm25s.BM25.load(str(folder / "bm25"), mmap=True), doc_freq)
 
 
+def phrase_coverage(question: str) -> Callable[[str], float]:
+    """A scorer: the share of the question's adjacent term pairs ("russia consid" in "What
+    has Russia considered?") that a text holds adjacent too, stop words aside. Words in the
+    question's order say more than the same words scattered through a long sentence."""
+    asked = _pairs(terms(question))
+    if not asked:
+        return lambda text: 0.0
+    return lambda text: len(asked & _pairs(terms(text))) / len(asked)
+
+
+def _pairs(words: list[str]) -> set[tuple[str, str]]:
+    return set(zip(words, words[1:]))
+
+
 def _weighted_share(weights: dict[str, float]) -> Callable[[str], float]:
     """A scorer: the weighted share of `weights`' terms that a text contains."""
     total = sum(weights.values()) or 1.0

@@ -49,3 +49,44 @@ def test_numbers_and_dates_count_only_when_new():
 ])
 def test_a_sentence_whose_subject_refers_back_to_a_name(sentence, refers_back):
     assert opens_with_anaphor(sentence) == refers_back
+
+
+def test_an_age_asked_for_with_which_wants_a_name():
+    assert expected_kind("Which 18-year-old was playing only his third league game?") == NAME
+
+
+def test_a_sentences_first_word_is_a_name_only_when_the_document_capitalises_it_elsewhere():
+    from retrieval.answer.kinds import inner_names
+
+    document = ["Brightwater agreed to buy snack company Crunchline.", "Crunchline, founded in 1994, makes chips.",
+                "Forecasters expect sales to grow."]
+    names = inner_names(document)
+    question = "Which snack company was founded in 1994?"
+    assert holds_kind(document[1], NAME, question, names)
+    assert not holds_kind(document[2], NAME, "Who expects sales to grow?", names)
+    assert holds_kind(document[2], NAME, "Who expects sales to grow?")  # without the document: any capital
+
+
+def test_names_are_whole_phrases():
+    from retrieval.answer.kinds import name_phrases
+
+    sentence = "Train drivers at Ridgeway Rail will strike, the Transport and Rail Workers Federation said."
+    assert name_phrases(sentence, frozenset()) == {"ridgeway rail", "transport", "rail workers federation"}
+
+
+@pytest.mark.parametrize("sentence, refers", [
+    ("The operator runs services between Alderbrook and 46 towns.", True),
+    ("In July the carmaker replaced faulty seat-belt anchors.", False),  # another noun than asked
+    ("Trains run on the line Metro Trains operates.", False),
+    ("It runs the operator Ridgeway Rail bought.", False),  # "the operator Ridgeway Rail": the name beside it
+    ("Ridgeway Rail, the operator, said so.", False),
+])
+def test_a_sentence_calling_the_asked_for_thing_the_operator_names_it_elsewhere(sentence, refers):
+    from retrieval.answer.kinds import refers_to_asked
+
+    assert refers_to_asked(sentence, "Which operator carries 310,000 passengers a day?") == refers
+
+
+def test_a_subject_the_question_itself_names_does_not_refer_back():
+    assert opens_with_anaphor("The church was used by the dukes to unify them.")
+    assert not opens_with_anaphor("The church was used by the dukes to unify them.", "Who used the church?")

@@ -66,3 +66,22 @@ def test_a_quote_longer_than_400_characters_is_cut_at_a_clause_and_stays_the_doc
     assert clip("Short enough.") == len("Short enough.")
     unbroken = "x" * 500
     assert clip(unbroken) == 400
+
+
+def test_a_long_sentence_is_quoted_from_the_clause_that_answers_not_cut_off_before_it():
+    from retrieval.answer.quotes import focus
+
+    sentence = ("Southern California is home to Los Angeles International Airport, the second-busiest airport in the "
+                "United States by passenger volume and the third by international passenger volume, with flights to "
+                "every continent, many of them operated by carriers based in Asia and the Pacific, which added "
+                "routes to South America and Africa over the decade, as well as a network of smaller regional "
+                "airports; Van Nuys Airport, the world's busiest general aviation airport, is "
+                "among them.")
+    asks = lambda text: ("general" in text) + ("aviation" in text)  # noqa: E731  the question's words
+    start, end = focus(sentence, asks)
+    shown = sentence[start:end]
+    assert "Van Nuys Airport, the world's busiest general aviation airport" in shown and end - start <= 400
+    assert start > 0 and sentence[:start].endswith(", ")  # from a clause on: "which added routes ..."
+    # With nothing better further on, a quote still opens where the sentence does.
+    assert focus(sentence, lambda text: "Southern" in text)[0] == 0
+    assert focus("Short enough.", asks) == (0, len("Short enough."))

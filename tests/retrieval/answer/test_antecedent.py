@@ -1,0 +1,75 @@
+"""Which earlier sentence a "which" or "who" answer reaches back to, when the best sentence
+calls the answer "the company" or "she": without a model or a store."""
+
+from langchain_core.documents import Document
+
+from retrieval.answer.extractive import AnswerSettings, Candidate, ExtractiveAnswerer
+from retrieval.answer.kinds import expected_kind, holds_kind, inner_names
+from retrieval.types import Span
+
+
+def passage(question: str, *sentences: str) -> list[Candidate]:
+    """One passage (the first of its document, so nothing is read before it); the last
+    sentence scores best, the others barely. Each holds a name or not as the answerer
+    would judge it."""
+    text = " ".join(sentences)
+    spans, start = [], 0
+    for sentence in sentences:
+        spans.append([start, start + len(sentence)])
+        start += len(sentence) + 1
+    doc = Document(page_content=text, metadata={"source": "news.md", "start": 0, "end": len(text), "score": 1.0,
+                                                "position": 0, "sentences": spans})
+    names = inner_names(sentences)
+    return [Candidate(doc, 0, Span(*span), sentence, 0.9 if i == len(sentences) - 1 else 0.1, 0.5, index=i,
+                      typed=holds_kind(sentence, expected_kind(question), question, names))
+            for i, (span, sentence) in enumerate(zip(spans, sentences))]
+
+
+def first_quote(candidates: list[Candidate], question: str) -> str:
+    answerer = ExtractiveAnswerer(store=None, settings=AnswerSettings(min_answerable=0.0))
+    return answerer.quote_text(answerer.select(candidates, question)[0])
+
+
+def test_the_company_is_the_one_the_document_keeps_naming_not_the_person_quoted_in_between():
+    question = "Which company said it was disappointed?"
+    candidates = passage(
+        question,
+        "Train drivers at Ridgeway Rail will walk out for three days.",
+        "Ridgeway Rail expects to run one in five services.",
+        '"They deserve better," said union leader Marcus Fenwick.',
+        'The company said it was "disappointed" and urged the union to return to talks.',
+    )
+    quote = first_quote(candidates, question)
+    assert quote.startswith("Ridgeway Rail expects")  # not "... said union leader Marcus Fenwick."
+    assert quote.endswith("return to talks.")
+
+
+def test_she_is_the_person_just_named():
+    question = "Who said 900 firefighters were working in shifts?"
+    candidates = passage(
+        question,
+        "Wildfires spread across Tarsia on Friday.",
+        "Tarsia declared a state of emergency.",
+        '"The wind is our biggest enemy," said fire chief Elena Markos.',
+        "She said more than 900 firefighters were working in shifts.",
+    )
+    quote = first_quote(candidates, question)
+    assert quote.startswith('"The wind is our biggest enemy," said fire chief Elena Markos.')
+
+
+def test_a_sentence_calling_the_asked_for_operator_the_operator_reaches_back_though_it_names_a_city():
+    question = "Which operator carries 310,000 passengers a day?"
+    candidates = passage(
+        question,
+        "Drivers at Ridgeway Rail will strike over pay.",
+        "The operator runs services between Alderbrook and 46 towns, carrying 310,000 passengers a day.",
+    )
+    assert candidates[-1].typed  # "Alderbrook"
+    quote = first_quote(candidates, question)
+    assert quote.startswith("Drivers at Ridgeway Rail")
+
+
+def test_a_sentence_naming_what_was_asked_is_quoted_alone():
+    question = "Which airline carries 310,000 passengers a day?"
+    candidates = passage(question, "Drivers at Ridgeway Rail will strike over pay.", "Kestrel Air carries 310,000 passengers a day.")
+    assert first_quote(candidates, question) == "Kestrel Air carries 310,000 passengers a day."
