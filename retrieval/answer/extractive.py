@@ -120,7 +120,7 @@ class ExtractiveAnswerer:
         if expected_kind(question) == NAME and (
                 (not best.typed and opens_with_anaphor(best.text, question)) or refers_to_asked(best.text, question)):
             # "The company said ...": the name is before it, not in whatever follows.
-            quotes = self._with_antecedent([best], candidates)
+            quotes = self._with_antecedent(best, candidates)
         else:
             quotes = [self._quote(best, candidates)]
         for other in sorted(candidates, key=lambda c: c.score, reverse=True):
@@ -181,19 +181,18 @@ class ExtractiveAnswerer:
                 return sorted([best, other], key=lambda c: c.span.start)
         return [best]
 
-    def _with_antecedent(self, quote: list[Candidate], candidates: list[Candidate]) -> list[list[Candidate]]:
+    def _with_antecedent(self, best: Candidate, candidates: list[Candidate]) -> list[list[Candidate]]:
         """A "who" or "which" question answered by "The company said ...": the name is in an
         earlier sentence. Quote from that sentence on when the whole stays short, else that
-        sentence first and the matching one after it."""
-        first = quote[0]
-        antecedent = self._antecedent(first, candidates)
+        sentence first and the matching one after it; with no such sentence, as any other."""
+        antecedent = self._antecedent(best, candidates)
         if antecedent is None:
-            return [quote]
-        if antecedent.passage is first.passage and quote[-1].span.end - antecedent.span.start <= self.settings.max_quote_chars:
-            whole = [antecedent, quote[-1]]
+            return [self._quote(best, candidates)]
+        if antecedent.passage is best.passage and best.span.end - antecedent.span.start <= self.settings.max_quote_chars:
+            whole = [antecedent, best]
             if not looks_like_injection(self.quote_text(whole)):  # nothing withheld in between either
                 return [whole]
-        return [[antecedent], quote]
+        return [[antecedent], [best]]
 
     def _antecedent(self, sentence: Candidate, candidates: list[Candidate], reach: int = 3, far: int = 8) -> Candidate | None:
         """The earlier sentence of the same document (this passage, then the one before it)

@@ -8,9 +8,9 @@ from retrieval.answer.kinds import expected_kind, holds_kind, inner_names
 from retrieval.types import Span
 
 
-def passage(question: str, *sentences: str) -> list[Candidate]:
-    """One passage (the first of its document, so nothing is read before it); the last
-    sentence scores best, the others barely. Each holds a name or not as the answerer
+def passage(question: str, *sentences: str, best: int = -1) -> list[Candidate]:
+    """One passage (the first of its document, so nothing is read before it); the sentence
+    at `best` (the last, unless told) scores best, the others barely. Each holds a name or not as the answerer
     would judge it."""
     text = " ".join(sentences)
     spans, start = [], 0
@@ -20,7 +20,8 @@ def passage(question: str, *sentences: str) -> list[Candidate]:
     doc = Document(page_content=text, metadata={"source": "news.md", "start": 0, "end": len(text), "score": 1.0,
                                                 "position": 0, "sentences": spans})
     names = inner_names(sentences)
-    return [Candidate(doc, 0, Span(*span), sentence, 0.9 if i == len(sentences) - 1 else 0.1, 0.5, index=i,
+    best %= len(sentences)
+    return [Candidate(doc, 0, Span(*span), sentence, 0.9 if i == best else 0.1, 0.5, index=i,
                       typed=holds_kind(sentence, expected_kind(question), question, names))
             for i, (span, sentence) in enumerate(zip(spans, sentences))]
 
@@ -73,3 +74,10 @@ def test_a_sentence_naming_what_was_asked_is_quoted_alone():
     question = "Which airline carries 310,000 passengers a day?"
     candidates = passage(question, "Drivers at Ridgeway Rail will strike over pay.", "Kestrel Air carries 310,000 passengers a day.")
     assert first_quote(candidates, question) == "Kestrel Air carries 310,000 passengers a day."
+
+
+def test_with_nothing_named_before_it_the_sentence_is_quoted_with_the_neighbour_that_names_the_answer():
+    question = "Which company recalled 48,700 vans?"
+    candidates = passage(question, "The company said the recall covers 48,700 vans built since May.",
+                         "Shares in Halvorsen Motors fell 3.8% after the announcement.", best=0)
+    assert first_quote(candidates, question) == " ".join(c.text for c in candidates)
