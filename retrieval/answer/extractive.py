@@ -213,13 +213,14 @@ class ExtractiveAnswerer:
                 earlier += [(previous, span, t) for span, t in reversed(split) if not looks_like_injection(t)][: far - len(earlier)]
                 texts += [t for _, t in split]
         names = inner_names(texts)
-        held = [(passage, span, text, name_phrases(text, names)) for passage, span, text in earlier]
+        phrases = {text: name_phrases(text, names) for text in set(texts)}  # every earlier one among them
+        held = [(passage, span, text, phrases[text]) for passage, span, text in earlier]
         chosen = None
         if not opens_with_pronoun(sentence.text):
             # "The company", "the 46-year-old": whom the document is about, a name it
             # repeats ("Ridgeway Rail"), not the union leader quoted once in between. "She"
             # is the person just named.
-            counts = Counter(phrase for text in set(texts) for phrase in name_phrases(text, names))
+            counts = Counter(phrase for found in phrases.values() for phrase in found)
             chosen = next((h for h in held if any(counts[phrase] > 1 for phrase in h[3])), None)
         chosen = chosen or next((h for h in held[:reach] if h[3]), None)
         if chosen is None:

@@ -94,28 +94,32 @@ def holds_kind(text: str, kind: str | None, question: str, names: frozenset[str]
 
 def names_in(text: str, names: frozenset[str] | None = None) -> set[str]:
     """The names `text` holds (case-folded); `names` as for `holds_kind`."""
-    first = _first_letter(text)
-    return {_key(m.group(0)) for m in _CAPITALISED.finditer(text)
-            if _is_name(m.group(0)) and (names is None or m.start() > first or _key(m.group(0)) in names)}
+    return {_key(m.group(0)) for m in _name_matches(text, names)}
 
 
 def name_phrases(text: str, names: frozenset[str] | None = None) -> set[str]:
     """The names `text` holds as whole phrases ("ridgeway rail", not "rail"): runs of
     capitalised words, each one a name as `names_in` counts them."""
-    first = _first_letter(text)
     phrases, run, end = set(), [], -1
-    for m in _CAPITALISED.finditer(text):
-        word = m.group(0)
-        if not _is_name(word) or (names is not None and m.start() <= first and _key(word) not in names):
-            continue
+    for m in _name_matches(text, names):
         if run and text[end:m.start()].strip():
             phrases.add(" ".join(run))
             run = []
-        run.append(_key(word))
+        run.append(_key(m.group(0)))
         end = m.end()
     if run:
         phrases.add(" ".join(run))
     return phrases
+
+
+def _name_matches(text: str, names: frozenset[str] | None):
+    """The capitalised words of `text` that are names: not a title or calendar word, and,
+    given the document's `names`, not a sentence's first word it never capitalises elsewhere."""
+    first = _first_letter(text)
+    for m in _CAPITALISED.finditer(text):
+        word = m.group(0)
+        if _is_name(word) and (names is None or m.start() > first or _key(word) in names):
+            yield m
 
 
 def inner_names(texts) -> frozenset[str]:

@@ -93,7 +93,8 @@ def focus(text: str, score, limit: int = MAX_QUOTE_CHARS, margin: float = 0.1) -
     answer is in its last clause is quoted from a clause on, not cut off before it."""
     if len(text) <= limit:
         return 0, len(text)
-    best = (score(text[: clip(text, limit)]) + margin, 0, clip(text, limit))
+    head = clip(text, limit)
+    best = (score(text[:head]) + margin, 0, head)
     for found in _CLAUSE_START.finditer(text):
         start = found.end()
         end = start + clip(text[start:], limit)
