@@ -4,13 +4,14 @@ Retrieval runs once per question (corpora built by bench/quality.py, alone and m
 candidates are cached, and each setting only re-scores them. Held-out parts are never read.
 
     .venv/bin/python bench/quality.py --sets ...   # builds the corpora first
-    .venv/bin/python bench/tune_answerer.py [--grid]
+    .venv/bin/python bench/tune_answerer.py [--refresh] [--grid | --fit | --cross-validate]
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+from collections import Counter
 import json
 import pickle
 import sys
@@ -28,6 +29,7 @@ from retrieval import (  # noqa: E402
     Question,
     Settings,
     abstention_features,
+    answerable_probability,
     contains_answer,
     load_questions,
 )
@@ -88,16 +90,45 @@ def fit(runs, engine: Engine, max_false_abstention: float = 0.03) -> None:
     corpora are scored, not fitted on: fitted on too, they pulled the threshold to 0.14
     (the paraphrases bind), which refused fewer of SQuAD 2.0's unanswerable questions and
     no more of the off-topic ones."""
+    rows = _feature_rows(runs)
+    weights = _fit_weights([r for r in rows if not r[0].endswith("-offtopic-mixed")])
+    print(json.dumps(weights))
+    best = _threshold([r for r in rows if not r[0].endswith("-offtopic-mixed")], weights, max_false_abstention, verbose=True)
+    print(json.dumps({"min_answerable": round(best, 2)}))
+    print(json.dumps(score(runs, engine, AnswerSettings(abstain_weights=weights, min_answerable=round(best, 2))), indent=1))
+
+
+def cross_validate(runs, max_false_abstention: float = 0.03) -> None:
+    """Each development set left out in turn: fitted and thresholded on the others as `fit`
+    does, then scored on the one left out (alone, mixed, and its off-topic questions). A
+    signal that only fits the sets it was fitted on shows here as false abstention."""
+    rows = _feature_rows(runs)
+    for left_out in sorted({s.name for s in eval_sets()}):
+        train = [r for r in rows if not r[0].startswith(left_out + "-") and not r[0].endswith("-offtopic-mixed")]
+        weights = _fit_weights(train)
+        threshold = _threshold(train, weights, max_false_abstention)
+        result = {}
+        for group, q, features in rows:
+            if group.startswith(left_out + "-"):
+                g = result.setdefault(group, {"answerable": 0, "false_abstain": 0, "unanswerable": 0, "abstain": 0})
+                refused = answerable_probability(features, AnswerSettings(abstain_weights=weights)) < threshold
+                g["answerable" if q.answerable else "unanswerable"] += 1
+                g["false_abstain" if q.answerable else "abstain"] += refused
+        print(json.dumps({"left_out": left_out, "min_answerable": round(threshold, 2), **result}))
+
+
+def _feature_rows(runs) -> list[tuple[str, Question, dict[str, float]]]:
+    settings = AnswerSettings(min_answerable=-99)
+    return [(group, q, abstention_features(c, q.question, settings)) for group, _, q, c in runs if c]
+
+
+def _fit_weights(rows) -> dict[str, float]:
     import numpy as np
 
-    settings = AnswerSettings(min_answerable=-99)
-    rows = [(group, q, abstention_features(c, q.question, settings)) for group, _, q, c in runs if c and not group.endswith("-offtopic-mixed")]
     names = sorted(rows[0][2])
     x = np.array([[f[n] for n in names] for _, _, f in rows])
     y = np.array([float(q.answerable) for _, q, _ in rows])
-    sizes: dict[str, int] = {}
-    for group, _, _ in rows:
-        sizes[group] = sizes.get(group, 0) + 1
+    sizes = Counter(group for group, _, _ in rows)
     w = np.array([1.0 / sizes[group] for group, _, _ in rows])
     x1 = np.hstack([np.ones((len(x), 1)), x])
     beta = np.zeros(x1.shape[1])
@@ -106,25 +137,32 @@ def fit(runs, engine: Engine, max_false_abstention: float = 0.03) -> None:
         gradient = x1.T @ (w * (y - p)) - 1e-3 * beta
         hessian = -(x1.T * (w * p * (1 - p))) @ x1 - 1e-3 * np.eye(len(beta))
         beta -= np.linalg.solve(hessian, gradient)
-    weights = {"bias": round(float(beta[0]), 3), **{n: round(float(b), 3) for n, b in zip(names, beta[1:])}}
-    print(json.dumps(weights))
-    probability = 1 / (1 + np.exp(-x1 @ beta))
-    groups = sorted(sizes)
+    return {"bias": round(float(beta[0]), 3), **{n: round(float(b), 3) for n, b in zip(names, beta[1:])}}
+
+
+def _threshold(rows, weights: dict[str, float], max_false_abstention: float, verbose: bool = False) -> float:
+    """The highest threshold keeping every group's false abstention within bounds."""
+    import numpy as np
+
+    settings = AnswerSettings(abstain_weights=weights)
+    probability = np.array([answerable_probability(f, settings) for _, _, f in rows])
+    y = np.array([q.answerable for _, q, _ in rows])
+    groups = sorted({group for group, _, _ in rows})
     best = 0.0
     for threshold in np.arange(0.05, 0.61, 0.01):
         below = probability < threshold
         table = {}
         for group in groups:
             mine = np.array([g == group for g, _, _ in rows])
-            table[group] = (round(float(below[mine & (y == 1)].mean()), 3) if (mine & (y == 1)).any() else None,
-                            round(float(below[mine & (y == 0)].mean()), 3) if (mine & (y == 0)).any() else None)
-        print(round(float(threshold), 2), json.dumps(table)) if round(float(threshold) * 100) % 5 == 0 else None
+            table[group] = (round(float(below[mine & y].mean()), 3) if (mine & y).any() else None,
+                            round(float(below[mine & ~y].mean()), 3) if (mine & ~y).any() else None)
+        if verbose and round(float(threshold) * 100) % 5 == 0:
+            print(round(float(threshold), 2), json.dumps(table))
         answerable = {group: sum(1 for g, q, _ in rows if g == group and q.answerable) for group in groups}
         if all(fa <= (max_false_abstention if answerable[group] >= 50 else 0.0)
                for group, (fa, _) in table.items() if fa is not None):
             best = float(threshold)
-    print(json.dumps({"min_answerable": round(best, 2)}))
-    print(json.dumps(score(runs, engine, AnswerSettings(abstain_weights=weights, min_answerable=round(best, 2))), indent=1))
+    return best
 
 
 def main() -> None:
@@ -132,6 +170,7 @@ def main() -> None:
     parser.add_argument("--refresh", action="store_true", help="Retrieve again instead of using the cached candidates.")
     parser.add_argument("--grid", action="store_true")
     parser.add_argument("--fit", action="store_true", help="Fit the abstention model and choose its threshold.")
+    parser.add_argument("--cross-validate", action="store_true", help="Fit with each development set left out in turn.")
     args = parser.parse_args()
     cached = CACHE / "candidates.pickle"
     engine = Engine(Settings(data_dir=CACHE / "data"))
@@ -141,6 +180,9 @@ def main() -> None:
     runs = pickle.loads(cached.read_bytes())
     if args.fit:
         fit(runs, engine)
+        return
+    if args.cross_validate:
+        cross_validate(runs)
         return
     if not args.grid:
         print(json.dumps(score(runs, engine, AnswerSettings()), indent=1))

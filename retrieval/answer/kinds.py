@@ -188,6 +188,15 @@ def opens_with_pronoun(text: str) -> bool:
     return _PRONOUN.match(text) is not None
 
 
+_CONTINUES = re.compile(r"^[\"“]?(?:it|its|they|their|he|she|his|her|this|these|that|those)\b", re.IGNORECASE)
+
+
+def continues(text: str) -> bool:
+    """Whether the sentence goes on from the one before it ("It in turn evolved into Modern
+    English."): what it says is about that sentence's subject, whose words it does not repeat."""
+    return _CONTINUES.match(text) is not None
+
+
 _NEGATION = re.compile(r"\b(not|never|no|none|nobody|nothing|neither|nor|without|cannot)\b|n't\b", re.IGNORECASE)
 
 

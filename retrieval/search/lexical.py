@@ -20,6 +20,7 @@ import shutil
 import sqlite3
 import tempfile
 import time
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -29,7 +30,7 @@ from ..store.naming import lexical_folder, lexical_terms
 
 TOKEN = re.compile(r"\w\w+")
 # Part of the cache key: a change to `terms` must not reuse indexes built the old way.
-TOKENISER_VERSION = "en-plus-snowball-1"
+TOKENISER_VERSION = "en-plus-snowball-unaccented-2"
 
 
 @lru_cache(maxsize=1)
@@ -47,10 +48,18 @@ def _stopwords() -> frozenset[str]:
 
 
 def terms(text: str) -> list[str]:
-    """Lower-cased, stemmed words without stop words: the unit BM25 and the answerer count."""
+    """Lower-cased, stemmed words without stop words or accents: the unit BM25 and the
+    answerer count. Accents go because questions are often typed without them: "Who was
+    Richard's fiancee?" of "his fiancée"."""
     stop = _stopwords()
-    words = [w for w in TOKEN.findall(text.casefold()) if w not in stop]
+    words = [w for w in TOKEN.findall(_without_accents(text.casefold())) if w not in stop]
     return _stemmer().stemWords(words)
+
+
+def _without_accents(text: str) -> str:
+    if text.isascii():
+        return text
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 @dataclass

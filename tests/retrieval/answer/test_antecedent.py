@@ -1,5 +1,6 @@
 """Which earlier sentence a "which" or "who" answer reaches back to, when the best sentence
-calls the answer "the company" or "she": without a model or a store."""
+calls the answer "the company" or "she", and when a sentence that goes on from the best one
+("It ...") is quoted with it: without a model or a store."""
 
 from langchain_core.documents import Document
 
@@ -81,3 +82,37 @@ def test_with_nothing_named_before_it_the_sentence_is_quoted_with_the_neighbour_
     candidates = passage(question, "The company said the recall covers 48,700 vans built since May.",
                          "Shares in Halvorsen Motors fell 3.8% after the announcement.", best=0)
     assert first_quote(candidates, question) == " ".join(c.text for c in candidates)
+
+
+def test_the_sentence_going_on_from_the_best_one_is_quoted_with_it():
+    question = "What was the Anglo-Norman language's final form?"
+    candidates = passage(
+        question,
+        "The Anglo-Norman language was eventually absorbed into the Anglo-Saxon language of their subjects.",
+        "It in turn evolved into Modern English.",
+        "Norman architecture typically stands out as a new stage.",
+        best=0,
+    )
+    assert first_quote(candidates, question).endswith("It in turn evolved into Modern English.")
+
+
+def test_a_following_sentence_about_something_else_is_left_out():
+    question = "What was the Anglo-Norman language's final form?"
+    candidates = passage(
+        question,
+        "The Anglo-Norman language was eventually absorbed into the Anglo-Saxon language of their subjects.",
+        "Norman architecture typically stands out as a new stage.",
+        best=0,
+    )
+    assert first_quote(candidates, question) == candidates[0].text
+
+
+def test_a_best_sentence_going_on_from_the_one_before_is_quoted_with_it():
+    question = "What did the language become?"
+    candidates = passage(
+        question,
+        "Norman architecture typically stands out as a new stage.",
+        "The Anglo-Norman language was absorbed into the Anglo-Saxon language.",
+        "It in turn evolved into Modern English.",
+    )
+    assert first_quote(candidates, question).startswith("The Anglo-Norman language was absorbed")
