@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import argparse
 import itertools
-from collections import Counter
 import json
 import pickle
 import sys
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -22,7 +22,7 @@ import tempfile
 import time
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -67,6 +67,7 @@ class LexicalIndex:
     ids: list[str]
     bm25: object  # bm25s.BM25
     doc_freq: dict[str, int]
+    _by_initial: dict[str, list[str]] | None = field(default=None, repr=False)  # doc_freq's terms, on first use
 
     @property
     def size(self) -> int:
@@ -77,8 +78,34 @@ class LexicalIndex:
         return math.log(1 + (self.size - df + 0.5) / (df + 0.5))
 
     def coverage(self, question: str) -> Callable[[str], float]:
-        """A scorer: the IDF-weighted share of `question`'s terms that a text contains."""
-        return _weighted_share({t: self.idf(t) for t in set(terms(question))})
+        """A scorer: the IDF-weighted share of `question`'s terms (`question_terms`) that a
+        text contains."""
+        return _weighted_share({t: self.idf(t) for t in set(self.question_terms(question))})
+
+    def question_terms(self, question: str) -> list[str]:
+        """The question's terms, each the corpus never uses read as the known term one typo
+        away (two for long words; the same first letter), the commonest if several are:
+        "argricultural" as "agricultural", "purhcased" as "purchased". Questions are typed in
+        a hurry; the documents are not."""
+        asked = terms(question)
+        unknown = {t for t in asked if t not in self.doc_freq and len(t) >= 5 and not t.isdigit()}
+        if not unknown or not self.doc_freq:
+            return asked
+        from rapidfuzz.distance import DamerauLevenshtein
+        from rapidfuzz.process import extract
+
+        if self._by_initial is None:  # a typo seldom hits the first letter: 1/26 of the terms to compare
+            self._by_initial = {}
+            for known in self.doc_freq:
+                self._by_initial.setdefault(known[0], []).append(known)
+        spelled = {}
+        for term in unknown:
+            edits = 1 if len(term) < 8 else 2
+            near = extract(term, self._by_initial.get(term[0], []), scorer=DamerauLevenshtein.distance,
+                           score_cutoff=edits, limit=None)
+            if near:
+                spelled[term] = min(near, key=lambda m: (m[1], -self.doc_freq[m[0]]))[0]
+        return [spelled.get(t, t) for t in asked]
 
     def known_coverage(self, question: str) -> tuple[float, Callable[[str], float]]:
         """The share of the question's terms that occur anywhere in the corpus (a question

@@ -20,7 +20,7 @@ from ..injection import shown_title
 from ..store.corpus import CorpusStore, sentence_ids_of
 from .embeddings import SentenceEmbeddings
 from .fusion import Ranking, reciprocal_rank
-from .lexical import LexicalIndex, lexical_index, terms
+from .lexical import LexicalIndex, lexical_index
 
 
 class HybridRetriever(BaseRetriever):
@@ -62,7 +62,7 @@ class HybridRetriever(BaseRetriever):
         k = k or self.k
         vector = self.embeddings.query_vector(query)
         dense = self._dense(vector)
-        lexical = index.search(terms(query), self.candidates)
+        lexical = index.search(index.question_terms(query), self.candidates)
 
         fused = self.fuse(dense, lexical)
         scores: dict[str, dict[str, float]] = {}

@@ -12,3 +12,18 @@ def test_a_question_typed_without_accents_matches_the_accented_word():
 
 def test_words_without_a_latin_form_are_kept_as_written():
     assert terms("東京 Straße") == ["東京", "strass"]
+
+
+def test_a_word_the_corpus_never_uses_is_read_as_the_known_word_a_typo_away():
+    index = LexicalIndex.build(["a", "b"], ["Farms range from horticulture to agricultural livestock.",
+                                            "The broadcaster purchased four packages."])
+    assert index.question_terms("Which livestock was the argricultural region known for?") == terms(
+        "Which livestock was the agricultural region known for?")  # a letter too many
+    assert index.question_terms("Who purhcased the pacakages?") == terms("Who purchased the packages?")  # swapped, doubled
+    assert index.search(index.question_terms("Who purhcased them?"), 2)[0][0] == "b"
+
+
+def test_short_words_numbers_and_words_more_than_a_typo_away_stay_as_asked():
+    index = LexicalIndex.build(["a"], ["The broadcaster purchased four packages in 1991."])
+    assert index.question_terms("Was it bought in 1992 by the brodcsatre?") == terms("Was it bought in 1992 by the brodcsatre?")
+    assert index.question_terms("Were there fuor?") == terms("Were there fuor?")  # four letters: too short to tell
