@@ -56,10 +56,13 @@ def terms(text: str) -> list[str]:
     return _stemmer().stemWords(words)
 
 
+_ACCENTS = re.compile("[\u0300-\u036f]")  # combining diacritical marks, split off by NFKD
+
+
 def _without_accents(text: str) -> str:
     if text.isascii():
         return text
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return _ACCENTS.sub("", unicodedata.normalize("NFKD", text))
 
 
 @dataclass
