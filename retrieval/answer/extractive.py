@@ -179,10 +179,13 @@ class ExtractiveAnswerer:
             close = other.score >= self.settings.pair_ratio * best.score
             completes = other.typed and not best.typed
             if not (close or completes):
-                other = next((c for c in neighbours if c.index > best.index and continues(c.text)), None) or next(
-                    (c for c in neighbours if c.index < best.index and continues(best.text)), None)
-            if other is not None and max(best.span.end, other.span.end) - min(best.span.start, other.span.start) <= self.settings.max_quote_chars:
-                return sorted([best, other], key=lambda c: c.span.start)
+                following = [c for c in neighbours if c.index > best.index and continues(c.text)]
+                preceding = [c for c in neighbours if c.index < best.index and continues(best.text)]
+                other = (following + preceding or [None])[0]
+            if other is not None:
+                span = (min(best.span.start, other.span.start), max(best.span.end, other.span.end))
+                if span[1] - span[0] <= self.settings.max_quote_chars:
+                    return sorted([best, other], key=lambda c: c.span.start)
         return [best]
 
     def _with_antecedent(self, best: Candidate, candidates: list[Candidate]) -> list[list[Candidate]]:

@@ -98,9 +98,10 @@ class LexicalIndex:
         from rapidfuzz.process import extract
 
         if self._by_initial is None:  # a typo seldom hits the first letter: 1/26 of the terms to compare
-            self._by_initial = {}
+            by_initial: dict[str, list[str]] = {}
             for known in self.doc_freq:
-                self._by_initial.setdefault(known[0], []).append(known)
+                by_initial.setdefault(known[0], []).append(known)
+            self._by_initial = by_initial  # whole, for a thread answering at the same time
         spelled = {}
         for term in unknown:
             edits = 1 if len(term) < 8 else 2
