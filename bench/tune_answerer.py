@@ -90,10 +90,10 @@ def fit(runs, engine: Engine, max_false_abstention: float = 0.03) -> None:
     corpora are scored, not fitted on: fitted on too, they pulled the threshold to 0.14
     (the paraphrases bind), which refused fewer of SQuAD 2.0's unanswerable questions and
     no more of the off-topic ones."""
-    rows = _feature_rows(runs)
-    weights = _fit_weights([r for r in rows if not r[0].endswith("-offtopic-mixed")])
+    rows = [r for r in _feature_rows(runs) if not r[0].endswith("-offtopic-mixed")]
+    weights = _fit_weights(rows)
     print(json.dumps(weights))
-    best = _threshold([r for r in rows if not r[0].endswith("-offtopic-mixed")], weights, max_false_abstention, verbose=True)
+    best = _threshold(rows, weights, max_false_abstention, verbose=True)
     print(json.dumps({"min_answerable": round(best, 2)}))
     print(json.dumps(score(runs, engine, AnswerSettings(abstain_weights=weights, min_answerable=round(best, 2))), indent=1))
 
@@ -107,11 +107,12 @@ def cross_validate(runs, max_false_abstention: float = 0.03) -> None:
         train = [r for r in rows if not r[0].startswith(left_out + "-") and not r[0].endswith("-offtopic-mixed")]
         weights = _fit_weights(train)
         threshold = _threshold(train, weights, max_false_abstention)
+        settings = AnswerSettings(abstain_weights=weights)
         result = {}
         for group, q, features in rows:
             if group.startswith(left_out + "-"):
                 g = result.setdefault(group, {"answerable": 0, "false_abstain": 0, "unanswerable": 0, "abstain": 0})
-                refused = answerable_probability(features, AnswerSettings(abstain_weights=weights)) < threshold
+                refused = answerable_probability(features, settings) < threshold
                 g["answerable" if q.answerable else "unanswerable"] += 1
                 g["false_abstain" if q.answerable else "abstain"] += refused
         print(json.dumps({"left_out": left_out, "min_answerable": round(threshold, 2), **result}))
@@ -148,17 +149,18 @@ def _threshold(rows, weights: dict[str, float], max_false_abstention: float, ver
     probability = np.array([answerable_probability(f, settings) for _, _, f in rows])
     y = np.array([q.answerable for _, q, _ in rows])
     groups = sorted({group for group, _, _ in rows})
+    members = {group: np.array([g == group for g, _, _ in rows]) for group in groups}
+    answerable = {group: int((members[group] & y).sum()) for group in groups}
     best = 0.0
     for threshold in np.arange(0.05, 0.61, 0.01):
         below = probability < threshold
         table = {}
         for group in groups:
-            mine = np.array([g == group for g, _, _ in rows])
+            mine = members[group]
             table[group] = (round(float(below[mine & y].mean()), 3) if (mine & y).any() else None,
                             round(float(below[mine & ~y].mean()), 3) if (mine & ~y).any() else None)
         if verbose and round(float(threshold) * 100) % 5 == 0:
             print(round(float(threshold), 2), json.dumps(table))
-        answerable = {group: sum(1 for g, q, _ in rows if g == group and q.answerable) for group in groups}
         if all(fa <= (max_false_abstention if answerable[group] >= 50 else 0.0)
                for group, (fa, _) in table.items() if fa is not None):
             best = float(threshold)

@@ -71,6 +71,9 @@ class LexicalIndex:
     bm25: object  # bm25s.BM25
     doc_freq: dict[str, int]
     _by_initial: dict[str, list[str]] | None = field(default=None, repr=False)  # doc_freq's terms, on first use
+    # Unknown term -> the known one it is read as (itself if none): a question's terms are
+    # read for BM25 and again for each coverage scorer.
+    _spelled: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def size(self) -> int:
@@ -94,6 +97,12 @@ class LexicalIndex:
         unknown = {t for t in asked if t not in self.doc_freq and len(t) >= 5 and not t.isdigit()}
         if not unknown or not self.doc_freq:
             return asked
+        spelled = {t: known for t in unknown if (known := self._spelled.get(t)) is not None}
+        if len(spelled) < len(unknown):
+            spelled.update(self._spell(unknown - spelled.keys()))
+        return [spelled.get(t, t) for t in asked]
+
+    def _spell(self, unknown: set[str]) -> dict[str, str]:
         from rapidfuzz.distance import DamerauLevenshtein
         from rapidfuzz.process import extract
 
@@ -102,14 +111,16 @@ class LexicalIndex:
             for known in self.doc_freq:
                 by_initial.setdefault(known[0], []).append(known)
             self._by_initial = by_initial  # whole, for a thread answering at the same time
+        if len(self._spelled) > 10_000:  # a long-running bot's typos: kept bounded
+            self._spelled.clear()
         spelled = {}
         for term in unknown:
             edits = 1 if len(term) < 8 else 2
             near = extract(term, self._by_initial.get(term[0], []), scorer=DamerauLevenshtein.distance,
                            score_cutoff=edits, limit=None)
-            if near:
-                spelled[term] = min(near, key=lambda m: (m[1], -self.doc_freq[m[0]]))[0]
-        return [spelled.get(t, t) for t in asked]
+            spelled[term] = min(near, key=lambda m: (m[1], -self.doc_freq[m[0]]))[0] if near else term
+        self._spelled.update(spelled)
+        return spelled
 
     def known_coverage(self, question: str) -> tuple[float, Callable[[str], float]]:
         """The share of the question's terms that occur anywhere in the corpus (a question
