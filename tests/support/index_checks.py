@@ -7,6 +7,7 @@ import json
 import os
 import re
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -112,6 +113,14 @@ class IngestProcess:
             elif self.process.poll() is not None:
                 return None
         raise AssertionError(f"qa ingest made no progress in {timeout:.0f} s: {self.output[-500:]!r}")
+
+    def pause(self) -> None:
+        """SIGSTOP: it stays mid-run, lease held, while the test reads the corpus for as
+        long as that takes on a loaded machine."""
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
 
     def kill(self) -> None:
         self.process.kill()  # SIGKILL: no finally, no atexit, nothing flushed
