@@ -188,7 +188,8 @@ def opens_with_pronoun(text: str) -> bool:
     return _PRONOUN.match(text) is not None
 
 
-_CONTINUES = re.compile(r"^[\"“]?(?:it|its|they|their|he|she|his|her|this|these|that|those)\b", re.IGNORECASE)
+# An editor's "[That]" opens a quotation's continuation too.
+_CONTINUES = re.compile(r"^[\"“]?\[?(?:it|its|they|their|he|she|his|her|this|these|that|those)\b", re.IGNORECASE)
 
 
 def continues(text: str) -> bool:

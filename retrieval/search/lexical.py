@@ -203,10 +203,39 @@ def _pairs(words: list[str]) -> set[tuple[str, str]]:
     return set(zip(words, words[1:]))
 
 
+# A question's term that a text holds only in another form of the word ("history" for
+# "historical", "Russia" for "Russian", "diplomacy" for "diplomatic": the stemmer keeps these
+# apart) counts for this share of its weight. Chosen on the development sets (SQuAD 2.0's
+# first five +0.4 points of quote accuracy, the others unchanged).
+RELATED_CREDIT = 0.5
+_STEM_PREFIX = 5  # shorter stems are too often different words ("part", "party")
+
+
+def related(a: str, b: str) -> bool:
+    """Whether two different stems are forms of one word: both at least five letters, and one
+    is the other, but for at most its last letter, followed by more ("histor" and "histori")."""
+    if a == b or min(len(a), len(b)) < _STEM_PREFIX or a[:_STEM_PREFIX] != b[:_STEM_PREFIX]:
+        return False
+    shorter = min(len(a), len(b))
+    same = next((i for i in range(_STEM_PREFIX, shorter) if a[i] != b[i]), shorter)
+    return same >= shorter - 1
+
+
 def _weighted_share(weights: dict[str, float]) -> Callable[[str], float]:
-    """A scorer: the weighted share of `weights`' terms that a text contains."""
+    """A scorer: the weighted share of `weights`' terms that a text contains, a term held
+    only in a related form (`related`) counting for RELATED_CREDIT of its weight."""
     total = sum(weights.values()) or 1.0
-    return lambda text: sum(weights[t] for t in weights.keys() & set(terms(text))) / total
+    by_prefix: dict[str, list[str]] = {}
+    for term in weights:
+        by_prefix.setdefault(term[:_STEM_PREFIX], []).append(term)
+
+    def share(text: str) -> float:
+        held = set(terms(text))
+        found = sum(weights[t] for t in weights.keys() & held)
+        forms = {t for other in held for t in by_prefix.get(other[:_STEM_PREFIX], ()) if t not in held and related(t, other)}
+        return (found + RELATED_CREDIT * sum(weights[t] for t in forms)) / total
+
+    return share
 
 
 def lexical_index(store, cache_dir: Path) -> LexicalIndex:

@@ -116,3 +116,15 @@ def test_a_best_sentence_going_on_from_the_one_before_is_quoted_with_it():
         "It in turn evolved into Modern English.",
     )
     assert first_quote(candidates, question).startswith("The Anglo-Norman language was absorbed")
+
+
+def test_a_quotation_going_on_after_an_editors_bracket_is_quoted_with_the_best_sentence():
+    question = "How does Wallace hope to resolve the issues?"
+    candidates = passage(
+        question,
+        '"I hope that by speaking today we can resolve a number of issues," Wallace said.',
+        '"[That] we can resolve our issues together through diplomacy," he added.',
+        "The talks lasted two hours.",
+        best=0,
+    )
+    assert first_quote(candidates, question).endswith("through diplomacy,\" he added.")

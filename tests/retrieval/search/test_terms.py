@@ -1,6 +1,6 @@
 """The terms BM25 and the answerer count: what makes two spellings the same word."""
 
-from retrieval.search.lexical import LexicalIndex, terms
+from retrieval.search.lexical import LexicalIndex, related, terms
 
 
 def test_a_question_typed_without_accents_matches_the_accented_word():
@@ -27,3 +27,18 @@ def test_short_words_numbers_and_words_more_than_a_typo_away_stay_as_asked():
     index = LexicalIndex.build(["a"], ["The broadcaster purchased four packages in 1991."])
     assert index.question_terms("Was it bought in 1992 by the brodcsatre?") == terms("Was it bought in 1992 by the brodcsatre?")
     assert index.question_terms("Were there fuor?") == terms("Were there fuor?")  # four letters: too short to tell
+
+
+def test_another_form_of_a_question_word_counts_for_half_of_it():
+    # Both forms are in the corpus, so neither reads as a typo of the other.
+    index = LexicalIndex.build(["a", "b", "c"], ["They share a historical experience.", "They share a flat.",
+                                                 "A history of the flat."])
+    covered = index.coverage("What history do they share?")
+    assert covered("They share a historical experience.") > covered("They share a flat.") > 0
+    assert covered("They share a history.") > covered("They share a historical experience.")
+
+
+def test_forms_of_one_word_are_told_from_different_words():
+    assert related("histori", "histor") and related("russia", "russian") and related("diplomaci", "diplomat")
+    assert not related("part", "parti")  # "part" and "party": stems under five letters stay apart
+    assert not related("secur", "secular") and not related("nation", "nation")
