@@ -2,6 +2,7 @@
 calls the answer "the company" or "she", and when a sentence that goes on from the best one
 ("It ...") is quoted with it: without a model or a store."""
 
+import pytest
 from langchain_core.documents import Document
 
 from retrieval.answer.extractive import AnswerSettings, Candidate, ExtractiveAnswerer
@@ -84,16 +85,18 @@ def test_with_nothing_named_before_it_the_sentence_is_quoted_with_the_neighbour_
     assert first_quote(candidates, question) == " ".join(c.text for c in candidates)
 
 
-def test_the_sentence_going_on_from_the_best_one_is_quoted_with_it():
-    question = "What was the Anglo-Norman language's final form?"
-    candidates = passage(
-        question,
-        "The Anglo-Norman language was eventually absorbed into the Anglo-Saxon language of their subjects.",
-        "It in turn evolved into Modern English.",
-        "Norman architecture typically stands out as a new stage.",
-        best=0,
-    )
-    assert first_quote(candidates, question).endswith("It in turn evolved into Modern English.")
+@pytest.mark.parametrize(("question", "best", "going_on"), [
+    ("What was the Anglo-Norman language's final form?",
+     "The Anglo-Norman language was eventually absorbed into the Anglo-Saxon language of their subjects.",
+     "It in turn evolved into Modern English."),
+    # An editor's bracket opens a quotation's continuation as the word itself does.
+    ("How does Wallace hope to resolve the issues?",
+     '"I hope that by speaking today we can resolve a number of issues," Wallace said.',
+     '"[That] we can resolve our issues together through diplomacy," he added.'),
+])
+def test_the_sentence_going_on_from_the_best_one_is_quoted_with_it(question, best, going_on):
+    candidates = passage(question, best, going_on, "Norman architecture typically stands out as a new stage.", best=0)
+    assert first_quote(candidates, question).endswith(going_on)
 
 
 def test_a_following_sentence_about_something_else_is_left_out():
@@ -117,14 +120,3 @@ def test_a_best_sentence_going_on_from_the_one_before_is_quoted_with_it():
     )
     assert first_quote(candidates, question).startswith("The Anglo-Norman language was absorbed")
 
-
-def test_a_quotation_going_on_after_an_editors_bracket_is_quoted_with_the_best_sentence():
-    question = "How does Wallace hope to resolve the issues?"
-    candidates = passage(
-        question,
-        '"I hope that by speaking today we can resolve a number of issues," Wallace said.',
-        '"[That] we can resolve our issues together through diplomacy," he added.',
-        "The talks lasted two hours.",
-        best=0,
-    )
-    assert first_quote(candidates, question).endswith("through diplomacy,\" he added.")
