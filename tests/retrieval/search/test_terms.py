@@ -38,6 +38,13 @@ def test_another_form_of_a_question_word_counts_for_half_of_it():
     assert covered("They share a history.") > covered("They share a historical experience.")
 
 
+def test_the_abstentions_coverage_counts_a_question_word_only_as_asked():
+    index = LexicalIndex.build(["a", "b", "c"], ["They share a historical experience.", "They share a flat.",
+                                                 "A history of the flat."])
+    _, covered = index.known_coverage("What history do they share?")
+    assert covered("They share a historical experience.") == covered("They share a flat.") < covered("They share a history.")
+
+
 def test_forms_of_one_word_are_told_from_different_words():
     assert related("histori", "histor") and related("russia", "russian") and related("diplomaci", "diplomat")
     assert not related("part", "parti")  # "part" and "party": stems under five letters stay apart
