@@ -217,9 +217,9 @@ _STEM_PREFIX = 5  # shorter stems are too often different words ("part", "party"
 def related(a: str, b: str) -> bool:
     """Whether two different stems are forms of one word: both at least five letters, and one
     is the other, but for at most its last letter, followed by more ("histor" and "histori")."""
-    if a == b or min(len(a), len(b)) < _STEM_PREFIX or a[:_STEM_PREFIX] != b[:_STEM_PREFIX]:
-        return False
     shorter = min(len(a), len(b))
+    if a == b or shorter < _STEM_PREFIX or a[:_STEM_PREFIX] != b[:_STEM_PREFIX]:
+        return False
     same = next((i for i in range(_STEM_PREFIX, shorter) if a[i] != b[i]), shorter)
     return same >= shorter - 1
 
@@ -228,6 +228,8 @@ def _weighted_share(weights: dict[str, float], related_credit: float = RELATED_C
     """A scorer: the weighted share of `weights`' terms that a text contains, a term held
     only in a related form (`related`) counting for `related_credit` of its weight."""
     total = sum(weights.values()) or 1.0
+    if not related_credit:
+        return lambda text: sum(weights[t] for t in weights.keys() & set(terms(text))) / total
     by_prefix: dict[str, list[str]] = {}
     for term in weights:
         by_prefix.setdefault(term[:_STEM_PREFIX], []).append(term)
@@ -235,8 +237,6 @@ def _weighted_share(weights: dict[str, float], related_credit: float = RELATED_C
     def share(text: str) -> float:
         held = set(terms(text))
         found = sum(weights[t] for t in weights.keys() & held)
-        if not related_credit:
-            return found / total
         forms = {t for other in held for t in by_prefix.get(other[:_STEM_PREFIX], ()) if t not in held and related(t, other)}
         return (found + related_credit * sum(weights[t] for t in forms)) / total
 

@@ -119,4 +119,3 @@ def test_a_best_sentence_going_on_from_the_one_before_is_quoted_with_it():
         "It in turn evolved into Modern English.",
     )
     assert first_quote(candidates, question).startswith("The Anglo-Norman language was absorbed")
-

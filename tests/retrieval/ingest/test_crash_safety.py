@@ -91,8 +91,10 @@ def test_a_server_update_killed_mid_run_leaves_no_stale_passage_after_the_rerun(
     # The bot reads mid-ingest and builds its lexical index. The ingest is held still meanwhile:
     # on a busy machine the read can outlast the rest of the ingest, which then is never killed.
     run.pause()
-    answered_from(bot, next(iter(firsts.values())), corpus)
-    run.resume()
+    try:
+        answered_from(bot, next(iter(firsts.values())), corpus)
+    finally:
+        run.resume()  # a failed read still leaves an ingest that runs on and can be killed
     assert run.wait_for(0.6) is not None
     run.kill()
 
