@@ -81,19 +81,29 @@ def score(runs, engine: Engine, settings: AnswerSettings) -> dict:
             for name, g in sorted(groups.items())}
 
 
+# The chosen threshold stays this far below the highest one that keeps the bounds. Without it
+# the weakest development paraphrase sits right at the threshold by construction, and the
+# features move a little between machines: the same corpus embedded with fp32 instead of int8
+# kernels moved answerable paraphrases' probability by 0.008 (median; 0.03 at most), and one
+# (0.266 -> 0.257) fell below the 0.26 fitted in an earlier session when run on an AVX2-only
+# machine. A margin of 0.03 (the largest shift) refused 3 more of 30 held-out off-topic
+# questions in the mixed corpora, for no fewer false abstentions on the held-out parts.
+SAFETY_MARGIN = 0.01
+
+
 def fit(runs, engine: Engine, max_false_abstention: float = 0.03) -> None:
     """A logistic regression of "the retrieved sentences answer it" on abstention_features,
     each group (set x layout) weighted equally; then the highest threshold that keeps false
     abstention at most `max_false_abstention` in every development group of 50 answerable
     questions or more, and at none in the smaller ones (a paraphrase of the shipped article
-    refused is the first thing a new user sees). The off-topic questions asked of the mixed
+    refused is the first thing a new user sees), less SAFETY_MARGIN. The off-topic questions asked of the mixed
     corpora are scored, not fitted on: fitted on too, they pulled the threshold to 0.14
     (the paraphrases bind), which refused fewer of SQuAD 2.0's unanswerable questions and
     no more of the off-topic ones."""
     rows = [r for r in _feature_rows(runs) if not r[0].endswith("-offtopic-mixed")]
     weights = _fit_weights(rows)
     print(json.dumps(weights))
-    best = _threshold(rows, weights, max_false_abstention, verbose=True)
+    best = _threshold(rows, weights, max_false_abstention, verbose=True) - SAFETY_MARGIN
     print(json.dumps({"min_answerable": round(best, 2)}))
     print(json.dumps(score(runs, engine, AnswerSettings(abstain_weights=weights, min_answerable=round(best, 2))), indent=1))
 
@@ -106,7 +116,7 @@ def cross_validate(runs, max_false_abstention: float = 0.03) -> None:
     for left_out in sorted({s.name for s in eval_sets()}):
         train = [r for r in rows if not r[0].startswith(left_out + "-") and not r[0].endswith("-offtopic-mixed")]
         weights = _fit_weights(train)
-        threshold = _threshold(train, weights, max_false_abstention)
+        threshold = _threshold(train, weights, max_false_abstention) - SAFETY_MARGIN
         settings = AnswerSettings(abstain_weights=weights)
         result = {}
         for group, q, features in rows:

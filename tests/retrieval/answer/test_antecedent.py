@@ -119,3 +119,17 @@ def test_a_best_sentence_going_on_from_the_one_before_is_quoted_with_it():
         "It in turn evolved into Modern English.",
     )
     assert first_quote(candidates, question).startswith("The Anglo-Norman language was absorbed")
+
+
+def test_the_sentence_going_on_from_the_best_one_comes_before_a_close_neighbour_before_it():
+    question = "By what means does Wallace hope to settle the issues?"
+    candidates = passage(
+        question,
+        "Ben Wallace has announced Britain's readiness to discuss Russia's security proposals.",
+        '"I hope that by speaking today we can resolve a number of issues," Wallace said.',
+        '"[That] we can resolve our issues together through diplomacy," he added.',
+        best=1,
+    )
+    candidates[0].dense, candidates[2].dense = 0.6, 0.55  # both close to the best one, the one before closer
+    quote = first_quote(candidates, question)
+    assert quote.startswith('"I hope that by speaking today') and quote.endswith("through diplomacy,\" he added.")
