@@ -176,14 +176,14 @@ class ExtractiveAnswerer:
             if c.passage is best.passage and abs(c.index - best.index) == 1
         ]
         if neighbours:
-            # A neighbour linked to the best one by a continuation is part of what it says.
-            linked = [c for c in sorted(neighbours, key=lambda c: c.index < best.index)  # the following first
-                      if continues(c.text if c.index > best.index else best.text)]
-            other = max(neighbours, key=lambda c: (c.typed and not best.typed, any(c is n for n in linked), c.score))
+            def linked(c: Candidate) -> bool:  # a continuation joins them: part of what the best one says
+                return continues(c.text if c.index > best.index else best.text)
+
+            other = max(neighbours, key=lambda c: (c.typed and not best.typed, linked(c), c.score))
             close = other.score >= self.settings.pair_ratio * best.score
             completes = other.typed and not best.typed
-            if not (close or completes):
-                other = (linked or [None])[0]
+            if not (close or completes):  # the following one first
+                other = next((c for c in sorted(neighbours, key=lambda c: c.index < best.index) if linked(c)), None)
             if other is not None:
                 span = (min(best.span.start, other.span.start), max(best.span.end, other.span.end))
                 if span[1] - span[0] <= self.settings.max_quote_chars:
