@@ -6,19 +6,20 @@ cache. It is checked against the original before use; a model whose architecture
 does not cover keeps using sentence-transformers.
 
 Ingest embeds with an int8 copy of the export (dynamic quantisation, per-channel 7-bit
-weights), made once from it, and no torch in the process. It runs one single-threaded session from
-one thread per core, in batches of 8 sentences: on two cores that measured 2.4x faster
-than one two-threaded session in batches of 64 (short sentences leave a session's threads
-waiting on each other; the threads here never wait). Its
-vectors stay within ~0.99 cosine of the fp32 ones (0.98 at worst on SQuAD sentences; a
-copy below MIN_INT8_COSINE on the check sentences is not used). Questions keep the fp32
-export, so retrieval compares fp32 questions with int8 documents; bench/quality.py measures
-that mix. Weights use 7 of their 8 bits (`reduce_range`): CPUs without VNNI (AVX2 only, as
-here) multiply 8-bit pairs into 16-bit sums, which 8-bit weights can overflow while VNNI
-does not (OpenVINO's "saturation issue"), so the same corpus could get other vectors and
-answers on another machine. With 7 bits no sum overflows; the copy is as fast and as close
-to fp32 (0.9929 mean cosine on SQuAD paragraphs here, 0.9928 with 8 bits; unsigned 8-bit
-weights, 0.9941, took 1.19x as long).
+weights), made once from it, and no torch in the process. It runs one single-threaded
+session from one thread per core, in batches of 8 sentences: on two cores that measured
+2.4x faster than one two-threaded session in batches of 64 (short sentences leave a
+session's threads waiting on each other; the threads here never wait). Its vectors stay
+within ~0.99 cosine of the fp32 ones (0.98 at worst on SQuAD sentences; a copy below
+MIN_INT8_COSINE on the check sentences is not used). Questions keep the fp32 export, so
+retrieval compares fp32 questions with int8 documents; bench/quality.py measures that mix.
+
+Weights use 7 of their 8 bits (`reduce_range`): CPUs without VNNI (AVX2 only, as here) add
+pairs of 8-bit products in 16 bits, which full-range weights can overflow and a VNNI CPU
+does not (OpenVINO's "saturation issue"), so the same corpus could get other vectors, and
+answers, on another machine. The 7-bit copy was as fast and as close to fp32 here (0.9929
+mean cosine on SQuAD paragraphs against 0.9928); unsigned 8-bit weights were closer
+(0.9941) but took 1.19x as long.
 """
 
 from __future__ import annotations

@@ -50,16 +50,36 @@ def test_asking_after_ingest_needs_neither_torch_nor_sentence_transformers(setti
     assert out.stdout.split()[-2:] == ["False", "False"] and "Shoigu asked Wallace" in out.stdout
 
 
-def test_ingest_embeds_with_an_int8_copy_close_to_the_query_encoders_vectors(tmp_path):
-    embeddings = SentenceEmbeddings(cache_dir=tmp_path)
+@pytest.fixture(scope="module")
+def int8_copy(tmp_path_factory):
+    """The int8 copy made the way ingest makes it: (embeddings, its folder, sentences, their int8 vectors)."""
+    cache = tmp_path_factory.mktemp("models")
+    embeddings = SentenceEmbeddings(cache_dir=cache)
     sentences = [line.strip() for line in SEED_FILE.read_text().split(". ") if len(line.strip()) > 20][:40]
     documents = embeddings.encode_documents(sentences)  # exports, then quantises
-    assert (onnx_int8_export(tmp_path, embeddings.name) / "model.onnx").is_file()
+    return embeddings, onnx_int8_export(cache, embeddings.name), sentences, documents
+
+
+def test_ingest_embeds_with_an_int8_copy_close_to_the_query_encoders_vectors(int8_copy):
+    embeddings, folder, sentences, documents = int8_copy
+    assert (folder / "model.onnx").is_file()
     questions = embeddings.encode(sentences)  # the fp32 model (torch for this many)
     cosine = (documents * questions).sum(axis=1)
     assert documents.shape == (len(sentences), 384) and cosine.min() > 0.97 and cosine.mean() > 0.985
     # Close enough that searching the int8 vectors with fp32 ones finds what fp32 vectors would.
     assert ((questions @ documents.T).argmax(axis=1) == (questions @ questions.T).argmax(axis=1)).all()
+
+
+def test_the_int8_copys_weights_fit_in_7_bits_so_no_cpu_overflows_their_sums(int8_copy):
+    """Without VNNI, onnxruntime adds pairs of 8-bit products in 16 bits: weights beyond
+    [-64, 64] could overflow there and not on a VNNI CPU, giving the corpus other vectors."""
+    import onnx
+    from onnx import numpy_helper
+
+    _, folder, _, _ = int8_copy
+    model = onnx.load(folder / "model.onnx")
+    weights = [numpy_helper.to_array(t) for t in model.graph.initializer if t.data_type == onnx.TensorProto.INT8]
+    assert weights and max(int(np.abs(w.astype(np.int16)).max()) for w in weights) <= 64
 
 
 def test_a_failed_or_unfaithful_quantisation_falls_back_to_the_fp32_model(tmp_path, monkeypatch):
