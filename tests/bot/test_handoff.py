@@ -176,7 +176,8 @@ def test_a_second_ingest_waits_for_the_first(settings, bot):
     release = threading.Event()
     scripted = ScriptedIngest(block=release)
     bot(ingest=scripted)
-    first = threading.Thread(target=hand_over_ingest, args=(settings, ["/first.txt"], "default", False))
+    reports: list = []
+    first = threading.Thread(target=lambda: reports.append(hand_over_ingest(settings, ["/first.txt"], "default", False)))
     first.start()
     wait_until(lambda: scripted.calls)
     heard: list[str] = []
@@ -188,6 +189,7 @@ def test_a_second_ingest_waits_for_the_first(settings, bot):
 
     report, pid = hand_over_ingest(settings, ["/second.txt"], "default", False, progress)
     first.join(10)
+    assert not first.is_alive() and reports[0][0].added == ["/first.txt"]
     assert heard[0] == f"waiting for the ingest `qa serve` (pid {pid}) is already running ..."
     assert report.added == ["/second.txt"] and [c["paths"] for c in scripted.calls] == [["/first.txt"], ["/second.txt"]]
     assert scripted.most_at_once == 1

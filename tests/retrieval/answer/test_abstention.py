@@ -29,9 +29,3 @@ def test_the_threshold_is_the_one_fitted_at_three_percent_false_abstention(monke
     assert bool(quotes) is answers
     if answers:
         assert quotes[0][0].text.startswith("Shoigu asked Wallace")
-
-
-def test_the_default_threshold_and_weights_go_together():
-    settings = AnswerSettings()
-    assert settings.min_answerable == pytest.approx(0.26)
-    assert settings.abstain_weights == extractive.ABSTAIN_WEIGHTS
