@@ -2,10 +2,12 @@
 that answers the question, quoted verbatim with its offsets, or an honest abstention.
 
 Each candidate sentence is scored on the cosine between its stored vector and the
-question's, the share of the question's (IDF-weighted) terms it holds, the same share for
-the sentence with its neighbours, and whether it holds the kind of thing the question asks
-for (answer_types.py). Whether to answer at all is a separate decision: a logistic model over
-signals that mean the same in any corpus (`abstention_features`). Weights and thresholds
+question's, the share of the question's terms it holds (each weighted by its IDF in the
+corpus and among the candidates: a word every candidate holds tells them apart less), the
+same share for the sentence with its neighbours, and whether it holds the kind of thing the
+question asks for (kinds.py). Whether to answer at all is a separate decision: a logistic
+model over signals that mean the same in any corpus (`abstention_features`), which weigh
+terms by corpus IDF alone. Weights and thresholds
 were chosen with bench/tune_answerer.py on the development parts of the sets in bench/sets/,
 the seed questions and the first five SQuAD 2.0 articles; the held-out parts never were.
 """
@@ -76,8 +78,12 @@ class Candidate:
     span: Span
     text: str
     dense: float
-    lexical: float  # share of the question's (IDF-weighted) terms the sentence holds
+    lexical: float  # share of the question's terms the sentence holds, weighted by IDF in the corpus and among the candidates
     context: float = 0.0  # the same, for the sentence with its neighbours in the passage
+    # The same two by corpus IDF alone: whether the corpus answers at all is a question about
+    # the corpus (the abstention, fitted on these); which sentence answers, one among them.
+    corpus_lexical: float = 0.0
+    corpus_context: float = 0.0
     phrase: float = 0.0  # share of the question's adjacent term pairs the sentence holds adjacent
     known_lexical: float = 0.0  # share of the question's terms the corpus knows that the sentence holds
     question_known: float = 0.0  # share of the question's terms the corpus knows at all (same for every candidate)
@@ -133,13 +139,13 @@ class ExtractiveAnswerer:
         return quotes
 
     def candidates(self, question: str, vector: np.ndarray, passages: list[Document], lexical: LexicalIndex) -> list[Candidate]:
-        coverage, phrases = lexical.coverage(question), phrase_coverage(question)
+        phrases = phrase_coverage(question)
         known, known_coverage = lexical.known_coverage(question)
         unknown_name = lexical.unknown_names(question)
         kind = expected_kind(question)
         reach = self.settings.context_sentences
         seen: dict[str, Candidate] = {}
-        order: list[tuple[str, Candidate]] = []
+        order: list[tuple[str, Candidate, str]] = []  # with the sentence and its neighbours
         sentences = [(passage, _sentences(passage)) for passage in passages]
         names = _names_by_source(sentences)
         for rank, (passage, split) in enumerate(sentences):
@@ -150,20 +156,23 @@ class ExtractiveAnswerer:
                 if sid in seen or looks_like_injection(text):  # an instruction to a bot is no answer
                     continue
                 around = " ".join(texts[max(0, index - reach) : index + reach + 1])
-                candidate = Candidate(passage, rank, Span(start, end), text, 0.0, coverage(text), coverage(around),
+                candidate = Candidate(passage, rank, Span(start, end), text, 0.0, 0.0,
                                       typed=holds_kind(text, kind, question, names[meta["source"]]), index=index)
                 candidate.known_lexical, candidate.question_known = known_coverage(around), known
                 candidate.phrase = phrases(text)
                 candidate.unknown_name = unknown_name
                 seen[sid] = candidate
-                order.append((sid, candidate))
+                order.append((sid, candidate, around))
         if not order:
             return []
-        vectors = self.store.sentence_vectors([sid for sid, _ in order])
-        for sid, candidate in order:
+        in_corpus, among = lexical.coverage(question), lexical.coverage(question, among=[c.text for _, c, _ in order])
+        vectors = self.store.sentence_vectors([sid for sid, _, _ in order])
+        for sid, candidate, around in order:
+            candidate.lexical, candidate.context = among(candidate.text), among(around)
+            candidate.corpus_lexical, candidate.corpus_context = in_corpus(candidate.text), in_corpus(around)
             if sid in vectors:
                 candidate.dense = float(vectors[sid] @ vector)
-        return [c for _, c in order]
+        return [c for _, c, _ in order]
 
     def _quote(self, best: Candidate, candidates: list[Candidate]) -> list[Candidate]:
         """The best sentence, with a neighbour in the same passage when that one scores nearly
@@ -285,19 +294,24 @@ def relevance(c: Candidate, s: AnswerSettings) -> float:
     return c.dense + s.lexical_weight * c.lexical + s.context_weight * c.context + s.phrase_weight * c.phrase
 
 
+def corpus_relevance(c: Candidate, s: AnswerSettings) -> float:
+    """`relevance` with the terms weighted by corpus IDF alone, as the abstention reads them."""
+    return c.dense + s.lexical_weight * c.corpus_lexical + s.context_weight * c.corpus_context + s.phrase_weight * c.phrase
+
+
 def abstention_features(candidates: list[Candidate], question: str, s: AnswerSettings | None = None) -> dict[str, float]:
     """Signals of whether the retrieved sentences answer the question at all, chosen to mean
     the same in any corpus: similarities and shares of the question's terms, never raw
     scores that grow with the corpus."""
     s = s or AnswerSettings()
-    ranked = sorted(candidates, key=lambda c: relevance(c, s), reverse=True)
+    ranked = sorted(candidates, key=lambda c: corpus_relevance(c, s), reverse=True)
     best = ranked[0]
     runner_up = next((c for c in ranked[1:] if c.passage is not best.passage), None)
     return {
         "dense": max(c.dense for c in candidates),
         # How far the best passage stands out: a question about something else finds many
         # sentences that each match a word or two.
-        "margin": relevance(best, s) - (relevance(runner_up, s) if runner_up else 0.0),
+        "margin": corpus_relevance(best, s) - (corpus_relevance(runner_up, s) if runner_up else 0.0),
         "known": best.question_known,
         "known_lexical": max(c.known_lexical for c in candidates),
         # Both at once: "How do I reset my laptop password?" asked of news that mention

@@ -38,6 +38,18 @@ def test_another_form_of_a_question_word_counts_for_half_of_it():
     assert covered("They share a history.") > covered("They share a historical experience.")
 
 
+def test_among_the_sentences_an_answer_is_chosen_from_a_word_they_all_hold_weighs_less():
+    # "shoigu" and "cooper" are equally rare in the corpus, but every candidate names Shoigu.
+    index = LexicalIndex.build(["a", "b", "c", "d"], ["Shoigu spoke of cooperation.", "Rain in Oslo.",
+                                                      "Markets fell.", "Snow is expected."])
+    sentences = ["Shoigu said the talks went well.", "Shoigu said relations were tense.",
+                 "Cooperation is close to zero, he said."]
+    question = "How good is cooperation, according to Shoigu?"
+    in_corpus, among = index.coverage(question), index.coverage(question, among=sentences)
+    assert in_corpus(sentences[0]) == in_corpus(sentences[2])
+    assert among(sentences[2]) > among(sentences[0]) > 0
+
+
 def test_the_abstentions_coverage_counts_a_question_word_only_as_asked():
     index = LexicalIndex.build(["a", "b", "c"], ["They share a historical experience.", "They share a flat.",
                                                  "A history of the flat."])
