@@ -112,7 +112,9 @@ def installed(args: SuccessArgs) -> BoltResponse:
 
 
 def not_installed(args: FailureArgs) -> BoltResponse:
-    log.warning("an install was refused: %s", args.reason)  # the reason is Bolt's code word, never a secret
+    # Bolt's code word, or the redirect's own `error` parameter, which anyone can write:
+    # quoted and cut short, so it cannot forge a log line.
+    log.warning("an install was refused: %r", args.reason[:100])
     return page(args.suggested_status_code, "qa-bot was not installed", FAILURES.get(args.reason, UNKNOWN), args)
 
 

@@ -9,6 +9,7 @@ them; the fake records the token of every Web API call."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -23,10 +24,12 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 from slack_bolt import BoltRequest
+from slack_bolt.oauth.callback_options import FailureArgs
+from slack_bolt.oauth.oauth_settings import OAuthSettings
 from sqlalchemy.engine import make_url
 
 from bot.slack.app import AnsweringPool, build
-from bot.slack.install import manifest_bot_scopes
+from bot.slack.install import manifest_bot_scopes, not_installed
 from bot.slack.server import warm
 from bot.slack.state import BOTS, EVENTS, INSTALLATIONS, OAUTH_STATES, SlackState, state_url
 from retrieval.engine import Engine
@@ -302,3 +305,16 @@ def test_a_question_the_sweeper_takes_over_is_answered_with_its_workspaces_token
         pool.shutdown(wait=False, cancel_futures=True)
         busy.set()
         fake.close()
+
+
+def test_a_refused_install_is_logged_without_letting_the_redirect_forge_a_log_line(caplog):
+    """The redirect's `error` parameter reaches the log: quoted on one line, never as written."""
+    settings = OAuthSettings(client_id="1.2", client_secret=CLIENT_SECRET, scopes=["chat:write"])
+    forged = "access_denied\n2026-12-03 INFO installed into workspace T0FORGED"
+    args = FailureArgs(request=BoltRequest(body="", query="error=x"), reason=forged, suggested_status_code=400,
+                       settings=settings, default=None)
+    with caplog.at_level(logging.WARNING):
+        response = not_installed(args)
+    assert response.status == 400
+    [record] = [r for r in caplog.records if "install was refused" in r.getMessage()]
+    assert "\n" not in record.getMessage() and "T0FORGED" in record.getMessage()
