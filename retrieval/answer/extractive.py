@@ -290,13 +290,10 @@ def _names_by_source(sentences: list[tuple[Document, list]]) -> dict[str, frozen
     return {source: inner_names(found) for source, found in texts.items()}
 
 
-def relevance(c: Candidate, s: AnswerSettings) -> float:
-    return c.dense + s.lexical_weight * c.lexical + s.context_weight * c.context + s.phrase_weight * c.phrase
-
-
-def corpus_relevance(c: Candidate, s: AnswerSettings) -> float:
-    """`relevance` with the terms weighted by corpus IDF alone, as the abstention reads them."""
-    return c.dense + s.lexical_weight * c.corpus_lexical + s.context_weight * c.corpus_context + s.phrase_weight * c.phrase
+def relevance(c: Candidate, s: AnswerSettings, by_corpus: bool = False) -> float:
+    """`by_corpus`: with the terms weighted by corpus IDF alone, as the abstention reads them."""
+    lexical, context = (c.corpus_lexical, c.corpus_context) if by_corpus else (c.lexical, c.context)
+    return c.dense + s.lexical_weight * lexical + s.context_weight * context + s.phrase_weight * c.phrase
 
 
 def abstention_features(candidates: list[Candidate], question: str, s: AnswerSettings | None = None) -> dict[str, float]:
@@ -304,14 +301,14 @@ def abstention_features(candidates: list[Candidate], question: str, s: AnswerSet
     the same in any corpus: similarities and shares of the question's terms, never raw
     scores that grow with the corpus."""
     s = s or AnswerSettings()
-    ranked = sorted(candidates, key=lambda c: corpus_relevance(c, s), reverse=True)
+    ranked = sorted(candidates, key=lambda c: relevance(c, s, by_corpus=True), reverse=True)
     best = ranked[0]
     runner_up = next((c for c in ranked[1:] if c.passage is not best.passage), None)
     return {
         "dense": max(c.dense for c in candidates),
         # How far the best passage stands out: a question about something else finds many
         # sentences that each match a word or two.
-        "margin": corpus_relevance(best, s) - (corpus_relevance(runner_up, s) if runner_up else 0.0),
+        "margin": relevance(best, s, by_corpus=True) - (relevance(runner_up, s, by_corpus=True) if runner_up else 0.0),
         "known": best.question_known,
         "known_lexical": max(c.known_lexical for c in candidates),
         # Both at once: "How do I reset my laptop password?" asked of news that mention

@@ -87,8 +87,7 @@ class LexicalIndex:
         return len(self.ids)
 
     def idf(self, term: str) -> float:
-        df = self.doc_freq.get(term, 0)
-        return math.log(1 + (self.size - df + 0.5) / (df + 0.5))
+        return _idf(self.doc_freq.get(term, 0), self.size)
 
     def coverage(self, question: str, among: Sequence[str] = ()) -> Callable[[str], float]:
         """A scorer: the IDF-weighted share of `question`'s terms (`question_terms`) that a
@@ -104,8 +103,7 @@ class LexicalIndex:
         if among:
             held = [term_set(text) for text in among]
             for t, corpus_idf in weights.items():
-                n = sum(t in h for h in held)
-                weights[t] = math.sqrt(corpus_idf * math.log(1 + (len(held) - n + 0.5) / (n + 0.5)))
+                weights[t] = math.sqrt(corpus_idf * _idf(sum(t in h for h in held), len(held)))
         return _weighted_share(weights)
 
     def question_terms(self, question: str) -> list[str]:
@@ -242,6 +240,11 @@ def related(a: str, b: str) -> bool:
         return False
     same = next((i for i in range(_STEM_PREFIX, shorter) if a[i] != b[i]), shorter)
     return same >= shorter - 1
+
+
+def _idf(df: int, size: int) -> float:
+    """BM25's IDF of a term held by `df` of `size` texts (never negative)."""
+    return math.log(1 + (size - df + 0.5) / (df + 0.5))
 
 
 def _weighted_share(weights: dict[str, float], related_credit: float = RELATED_CREDIT) -> Callable[[str], float]:
