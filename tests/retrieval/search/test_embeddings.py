@@ -70,6 +70,15 @@ def test_ingest_embeds_with_an_int8_copy_close_to_the_query_encoders_vectors(int
     assert ((questions @ documents.T).argmax(axis=1) == (questions @ questions.T).argmax(axis=1)).all()
 
 
+def test_a_sentences_int8_vector_depends_on_its_text_only_not_on_what_is_ingested_with_it(int8_copy):
+    """Dynamic quantisation scales a run's activations over the whole run: sentences batched
+    together would change each other's vectors, so one document's would depend on the rest."""
+    embeddings, _, sentences, documents = int8_copy
+    alone = np.concatenate([embeddings.encode_documents([s]) for s in sentences[:10]])
+    with_others = embeddings.encode_documents(["A much longer sentence to batch beside the short ones, " * 6, *sentences[:10]])[1:]
+    assert np.array_equal(alone, documents[:10]) and np.array_equal(with_others, documents[:10])
+
+
 def test_the_int8_copys_weights_fit_in_7_bits_so_no_cpu_overflows_their_sums(int8_copy):
     """Without VNNI, onnxruntime adds pairs of 8-bit products in 16 bits: weights beyond
     [-64, 64] could overflow there and not on a VNNI CPU, giving the corpus other vectors."""
