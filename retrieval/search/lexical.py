@@ -27,7 +27,6 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..store.naming import lexical_folder, lexical_terms
-from .synonyms import synonyms
 
 TOKEN = re.compile(r"\w\w+")
 # Part of the cache key: a change to `terms` must not reuse indexes built the old way.
@@ -99,15 +98,13 @@ class LexicalIndex:
         found the article, its subject ("Shoigu", "Russia", in nearly every sentence) no
         longer tells its sentences apart, while the word only one of them holds
         ("cooperation") does. In a corpus of one article the corpus IDF says this by
-        itself; among 200 documents it does not. Choosing among them, a term held only as
-        a synonym of its word ("fault" for "blame", `synonym_terms`) counts too."""
+        itself; among 200 documents it does not."""
         weights = {t: self.idf(t) for t in set(self.question_terms(question))}
-        if not among:
-            return _weighted_share(weights)
-        held = [term_set(text) for text in among]
-        for t, corpus_idf in weights.items():
-            weights[t] = math.sqrt(corpus_idf * _idf(sum(t in h for h in held), len(held)))
-        return _weighted_share(weights, synonyms=synonym_terms(question))
+        if among:
+            held = [term_set(text) for text in among]
+            for t, corpus_idf in weights.items():
+                weights[t] = math.sqrt(corpus_idf * _idf(sum(t in h for h in held), len(held)))
+        return _weighted_share(weights)
 
     def question_terms(self, question: str) -> list[str]:
         """The question's terms, each the corpus never uses read as the known term one typo
@@ -212,22 +209,6 @@ class LexicalIndex:
         return cls(ids, bm25s.BM25.load(str(folder / "bm25"), mmap=True), doc_freq)
 
 
-def synonym_terms(question: str) -> dict[str, frozenset[str]]:
-    """Each of the question's terms -> the terms of its word's WordNet synonyms
-    (synonyms.py): "blame" -> "fault", "rap", ...; stop words and two-letter terms
-    left out ("died" -> "go")."""
-    stop, stem = _stopwords(), _stemmer()
-    found: dict[str, set[str]] = {}
-    for word in TOKEN.findall(_without_accents(question.casefold())):
-        if word in stop:
-            continue
-        term = stem.stemWord(word)
-        alike = {t for t in stem.stemWords(sorted(synonyms(word))) if len(t) > 2 and t not in stop} - {term}
-        if alike:
-            found.setdefault(term, set()).update(alike)
-    return {term: frozenset(alike) for term, alike in found.items()}
-
-
 def phrase_coverage(question: str) -> Callable[[str], float]:
     """A scorer: the share of the question's adjacent term pairs ("russia consid" in "What
     has Russia considered?") that a text holds adjacent too, stop words aside. Words in the
@@ -248,9 +229,6 @@ def _pairs(words: list[str]) -> set[tuple[str, str]]:
 # first five +0.4 points of quote accuracy, the others unchanged). Only in choosing the quote:
 # the abstention's coverage (`known_coverage`) gives it none.
 RELATED_CREDIT = 0.5
-# A term held only as a synonym of its word ("fault" for "blame") counts for this share.
-# Development sets: 0.5 beat 0.3, 0.7 and 1.0 (1.0 cost SQuAD 2.0's first five a point).
-SYNONYM_CREDIT = 0.5
 _STEM_PREFIX = 5  # shorter stems are too often different words ("part", "party")
 
 
@@ -269,14 +247,11 @@ def _idf(df: int, size: int) -> float:
     return math.log(1 + (size - df + 0.5) / (df + 0.5))
 
 
-def _weighted_share(weights: dict[str, float], related_credit: float = RELATED_CREDIT,
-                    synonyms: dict[str, frozenset[str]] | None = None) -> Callable[[str], float]:
+def _weighted_share(weights: dict[str, float], related_credit: float = RELATED_CREDIT) -> Callable[[str], float]:
     """A scorer: the weighted share of `weights`' terms that a text contains, a term held
-    only in a related form (`related`) counting for `related_credit` of its weight, and one
-    held only as a synonym (`synonyms`: term -> synonyms' terms) for SYNONYM_CREDIT."""
+    only in a related form (`related`) counting for `related_credit` of its weight."""
     total = sum(weights.values()) or 1.0
-    alike = {t: s for t, s in (synonyms or {}).items() if t in weights}
-    if not related_credit and not alike:
+    if not related_credit:
         return lambda text: sum(weights[t] for t in weights.keys() & term_set(text)) / total
     by_prefix: dict[str, list[str]] = {}
     for term in weights:
@@ -286,8 +261,7 @@ def _weighted_share(weights: dict[str, float], related_credit: float = RELATED_C
         held = term_set(text)
         found = sum(weights[t] for t in weights.keys() & held)
         forms = {t for other in held for t in by_prefix.get(other[:_STEM_PREFIX], ()) if t not in held and related(t, other)}
-        named = {t for t, s in alike.items() if t not in held and t not in forms and not s.isdisjoint(held)}
-        return (found + related_credit * sum(weights[t] for t in forms) + SYNONYM_CREDIT * sum(weights[t] for t in named)) / total
+        return (found + related_credit * sum(weights[t] for t in forms)) / total
 
     return share
 
