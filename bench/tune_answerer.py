@@ -198,7 +198,7 @@ def main() -> None:
         cross_validate(runs)
         return
     if not args.grid:
-        print(json.dumps(score(runs, engine, AnswerSettings()), indent=1))
+        print(json.dumps(score(runs, engine, engine.answer_settings), indent=1))
         return
     grid = {"pair_ratio": [0.4, 0.5, 0.6, 0.7, 0.75, 0.85, 1.01], "rank_weight": [0.0, 0.05, 0.1]}
     for values in itertools.product(*grid.values()):

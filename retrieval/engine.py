@@ -32,8 +32,8 @@ class Engine:
         """`holder`: how this process is named to another that finds it holding the index,
         and what it does while it waits for one (process_lock.Holder); the caller's to say."""
         self.settings, self.holder = settings, holder
-        self.answer_settings = answer_settings or AnswerSettings()
         self.embeddings = SentenceEmbeddings.from_settings(settings)
+        self.answer_settings = answer_settings or AnswerSettings.for_model(self.embeddings.name)
         self.llm = _llm_answerer(settings, self.embeddings) if settings.llm else None
         self._client = None
         self._corpora: dict[str, tuple[HybridRetriever, ExtractiveAnswerer]] = {}

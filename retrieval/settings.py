@@ -23,7 +23,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path(".qa"), alias="QA_DATA_DIR", description="Where the embedded Chroma index, lexical cache and feedback live.")
     model_cache: Path | None = Field(None, alias="QA_MODEL_CACHE", description="Where the ONNX export of the embedding model is kept (default: DATA_DIR/models).")
     corpus: str = Field("default", alias="QA_CORPUS", pattern=CORPUS_NAME_PATTERN, description="Corpus used when a command names none.")
-    embed_model: str = Field("", alias="QA_EMBED_MODEL", description="sentence-transformers model name or path; empty means the bundled all-MiniLM-L6-v2.")
+    embed_model: str = Field("", alias="QA_EMBED_MODEL", description="sentence-transformers model name or path, or all-mpnet-base-v2 (the mpnet extra); empty means the bundled all-MiniLM-L6-v2.")
     chroma_host: str | None = Field(None, alias="CHROMA_HOST", description="Use a Chroma server at this host instead of the embedded store.")
     chroma_port: int = Field(8000, alias="CHROMA_PORT", ge=1, le=65535, description="Port of the Chroma server.")
     chroma_timeout: float = Field(

@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field
 
 from ..injection import looks_like_injection
 from ..search.lexical import LexicalIndex, phrase_coverage
+from ..search.model_parts import MPNET
 from ..store.corpus import CorpusStore, sentence_id
 from ..types import Answer, Citation, RetrievedPassage, Span
 from .kinds import (
@@ -65,10 +66,23 @@ class AnswerSettings(BaseModel):
     max_quote_chars: int = Field(400, ge=50)
     other_citation_ratio: float = Field(0.85, ge=0, le=1)
 
+    @classmethod
+    def for_model(cls, model: str) -> "AnswerSettings":
+        """The abstention fitted for the embedding model `model` (its cosines are its own);
+        the bundled model's for any other."""
+        weights, threshold = ABSTAIN_FITS.get(model, (ABSTAIN_WEIGHTS, cls.model_fields["min_answerable"].default))
+        return cls(abstain_weights=dict(weights), min_answerable=threshold)
+
 
 # Fitted by bench/tune_answerer.py --fit on the development parts (bias under "bias").
 ABSTAIN_WEIGHTS = {"bias": -6.598, "covered": 1.556, "dense": 4.916, "known": 0.349, "known_lexical": 1.093,
                    "margin": 1.489, "negation_unmatched": -4.381, "typed": 1.856, "unknown_name": -2.086}
+# The same fit with QA_EMBED_MODEL=all-mpnet-base-v2 (the other weights, tuned with the
+# bundled model, unchanged), and its threshold chosen the same way.
+ABSTAIN_FITS = {
+    MPNET: ({"bias": -6.635, "covered": 1.438, "dense": 5.145, "known": 0.107, "known_lexical": 1.095,
+             "margin": 1.799, "negation_unmatched": -4.264, "typed": 1.96, "unknown_name": -2.307}, 0.25),
+}
 
 
 @dataclass

