@@ -19,7 +19,7 @@ from langchain_core.embeddings import Embeddings
 
 from ..errors import QAError
 from ..store.naming import model_cache
-from .model_parts import MPNET, installed_parts, joined_model
+from .model_parts import MPNET, PARTED, installed_parts, joined_model
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 _ALIASES = {"": DEFAULT_MODEL, "all-MiniLM-L6-v2": DEFAULT_MODEL, DEFAULT_MODEL: DEFAULT_MODEL,
@@ -68,11 +68,12 @@ class SentenceEmbeddings(Embeddings):
 
     def _resolved_source(self) -> str:
         """The folder to load: a model installed in parts is joined into the cache first; its
-        hub name without the parts is left to sentence-transformers (a hub cache)."""
-        if self.name == MPNET and (self._source != MPNET or installed_parts(MPNET) is not None):
+        hub name without the parts is left to sentence-transformers (a hub cache). Resolved
+        once: ingest reads it on every batch."""
+        if self.name in PARTED and (self._source != self.name or installed_parts(self.name) is not None):
             if self._cache_dir is None:
-                raise QAError(f"{MPNET} is joined from its parts into a model cache; set QA_MODEL_CACHE")
-            return str(joined_model(MPNET, self._cache_dir))
+                raise QAError(f"{self.name} is joined from its parts into a model cache; set QA_MODEL_CACHE")
+            self._source = str(joined_model(self.name, self._cache_dir))
         return self._source
 
     def _export_folder(self) -> Path:
