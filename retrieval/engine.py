@@ -62,7 +62,7 @@ class Engine:
                 cache_dir=lexical_cache(self.settings.data_dir),
                 k=self.settings.top_k,
             )
-            answerer = ExtractiveAnswerer(store, self.answer_settings, self.settings.max_citations)
+            answerer = ExtractiveAnswerer(store, self.answer_settings, self.settings.max_citations, self.embeddings)
             self._corpora[name] = (retriever, answerer)
             return self._corpora[name]
 

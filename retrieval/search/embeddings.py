@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import threading
+from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
 
@@ -20,11 +21,15 @@ from langchain_core.embeddings import Embeddings
 from ..errors import QAError
 from ..store.naming import model_cache
 from .model_parts import MPNET, PARTED, installed_parts, joined_model
+from .onnx_encoder import TokenVectors, unit_rows
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 _ALIASES = {"": DEFAULT_MODEL, "all-MiniLM-L6-v2": DEFAULT_MODEL, DEFAULT_MODEL: DEFAULT_MODEL,
             "all-mpnet-base-v2": MPNET, MPNET: MPNET}
 ONNX_MAX_TEXTS = 8
+# Texts whose token vectors are kept (about 45 KB each): a thread's follow-up, or another
+# question about the same passages, aligns the sentences it was answered from again.
+TOKEN_CACHE_TEXTS = 256
 
 
 def model_id(name: str) -> str:
@@ -53,6 +58,8 @@ class SentenceEmbeddings(Embeddings):
         self.batch_size = batch_size
         self._source = str(bundled_model_path()) if self.name == DEFAULT_MODEL else name
         self._cache_dir = cache_dir
+        self._tokens: OrderedDict[str, TokenVectors] = OrderedDict()
+        self._tokens_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings) -> "SentenceEmbeddings":
@@ -118,6 +125,39 @@ class SentenceEmbeddings(Embeddings):
         if encoder is None and _ensure_int8(self, folder):
             encoder = _load_onnx(folder, int8=True)
         return encoder
+
+    def token_vectors(self, texts: list[str]) -> list[TokenVectors]:
+        """Each text's contextual token vectors and their character spans (onnx_encoder's
+        TokenVectors), for aligning a question's words with a sentence's (the answerer's
+        alignment.py). The int8 copy when there is one: one text a run on every core, about
+        1 ms a sentence here."""
+        with self._tokens_lock:
+            found = {text: self._tokens.get(text) for text in texts}
+            for text in found.keys() & self._tokens.keys():
+                self._tokens.move_to_end(text)
+        missing = [text for text, tokens in found.items() if tokens is None]
+        if missing:
+            computed = self._token_vectors(missing)
+            found.update(zip(missing, computed))
+            with self._tokens_lock:
+                self._tokens.update(zip(missing, computed))
+                while len(self._tokens) > TOKEN_CACHE_TEXTS:
+                    self._tokens.popitem(last=False)
+        return [found[text] for text in texts]
+
+    def _token_vectors(self, texts: list[str]) -> list[TokenVectors]:
+        fast = self._int8() or self._onnx()
+        if fast is not None:
+            return fast.token_vectors(texts)
+        model = self.model
+        out = []
+        for text, hidden in zip(texts, model.encode(list(texts), output_value="token_embeddings",
+                                                    convert_to_numpy=False, show_progress_bar=False)):
+            encoded = model.tokenizer(text, return_offsets_mapping=True, return_special_tokens_mask=True,
+                                      truncation=True, max_length=model.max_seq_length)
+            inner = [i for i, special in enumerate(encoded["special_tokens_mask"]) if not special]
+            out.append(TokenVectors(unit_rows(hidden.float().numpy()[inner]), [tuple(encoded["offset_mapping"][i]) for i in inner]))
+        return out
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return self.encode(list(texts)).tolist()

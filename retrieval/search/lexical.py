@@ -21,7 +21,7 @@ import sqlite3
 import tempfile
 import time
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -89,7 +89,8 @@ class LexicalIndex:
     def idf(self, term: str) -> float:
         return _idf(self.doc_freq.get(term, 0), self.size)
 
-    def coverage(self, question: str, among: Sequence[str] = ()) -> Callable[[str], float]:
+    def coverage(self, question: str, among: Sequence[str] = (), scale: Mapping[str, float] | None = None
+                 ) -> Callable[[str], float]:
         """A scorer: the IDF-weighted share of `question`'s terms (`question_terms`) that a
         text contains.
 
@@ -98,13 +99,22 @@ class LexicalIndex:
         found the article, its subject ("Shoigu", "Russia", in nearly every sentence) no
         longer tells its sentences apart, while the word only one of them holds
         ("cooperation") does. In a corpus of one article the corpus IDF says this by
-        itself; among 200 documents it does not."""
-        weights = {t: self.idf(t) for t in set(self.question_terms(question))}
+        itself; among 200 documents it does not. `scale`: a factor for some terms' weights."""
+        return _weighted_share(self.term_weights(self.question_terms(question), among, scale))
+
+    def term_weights(self, question_terms: Sequence[str], among: Sequence[str] = (),
+                     scale: Mapping[str, float] | None = None) -> dict[str, float]:
+        """Each term's weight in `coverage`: its IDF in the corpus, or with `among` the
+        geometric mean of that and its IDF among those texts; times its `scale`, if any."""
+        weights = {t: self.idf(t) for t in set(question_terms)}
         if among:
             held = [term_set(text) for text in among]
             for t, corpus_idf in weights.items():
                 weights[t] = math.sqrt(corpus_idf * _idf(sum(t in h for h in held), len(held)))
-        return _weighted_share(weights)
+        for t, factor in (scale or {}).items():
+            if t in weights:
+                weights[t] *= factor
+        return weights
 
     def question_terms(self, question: str) -> list[str]:
         """The question's terms, each the corpus never uses read as the known term one typo

@@ -32,6 +32,7 @@ import shutil
 import tempfile
 import warnings
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -108,28 +109,46 @@ class OnnxEncoder:
         ordered = [texts[i] for i in order]
         size = BULK_BATCH if self.bulk else batch_size
         batches = [ordered[i : i + size] for i in range(0, len(ordered), size)]
-        if len(batches) > 1 and self.workers > 1:
-            from concurrent.futures import ThreadPoolExecutor
-
-            with ThreadPoolExecutor(self.workers) as pool:  # onnxruntime releases the GIL while it runs
-                out = list(pool.map(self._encode_batch, batches))
-        else:
-            out = [self._encode_batch(b) for b in batches]
+        out = self._map(self._encode_batch, batches)
         if not out:
             return np.zeros((0, self.meta["dim"]), np.float32)
         vectors = np.empty((len(texts), self.meta["dim"]), np.float32)
         vectors[order] = np.concatenate(out)
         return vectors
 
-    def _encode_batch(self, texts: list[str]) -> np.ndarray:
-        encodings = self.tokenizer.encode_batch(texts)
+    def token_vectors(self, texts: list[str]) -> list[TokenVectors]:
+        """Each text's contextual token vectors, unit length, without the [CLS] and [SEP]
+        marks, and each token's character span in the text; one text a run (BULK_BATCH
+        says why), so they depend on the text alone."""
+        return self._map(self._tokens_of, texts)
+
+    def _map(self, work, items: list) -> list:
+        if len(items) > 1 and self.workers > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(self.workers) as pool:  # onnxruntime releases the GIL while it runs
+                return list(pool.map(work, items))
+        return [work(item) for item in items]
+
+    def _run(self, encodings) -> np.ndarray:
         feed = {
             "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
             "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
             "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
         }
-        hidden = self.session.run(None, {k: feed[k] for k in self.meta["inputs"]})[0]
-        return _pool(hidden, feed["attention_mask"], self.meta["pooling"], self.meta["normalize"])
+        return self.session.run(None, {k: feed[k] for k in self.meta["inputs"]})[0]
+
+    def _encode_batch(self, texts: list[str]) -> np.ndarray:
+        encodings = self.tokenizer.encode_batch(texts)
+        hidden = self._run(encodings)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        return _pool(hidden, mask, self.meta["pooling"], self.meta["normalize"])
+
+    def _tokens_of(self, text: str) -> TokenVectors:
+        encoding = self.tokenizer.encode(text)
+        inner = [i for i, special in enumerate(encoding.special_tokens_mask) if not special]
+        vectors = self._run([encoding])[0][inner]
+        return TokenVectors(unit_rows(vectors), [encoding.offsets[i] for i in inner])
 
 
 def _cores() -> int:
@@ -171,15 +190,25 @@ def quantize(folder: Path, target: Path) -> bool:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+class TokenVectors(NamedTuple):
+    """One text's contextual token vectors (rows, unit length) and each token's (start, end)
+    in the text."""
+
+    vectors: np.ndarray
+    spans: list[tuple[int, int]]
+
+
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    return vectors / np.clip(np.linalg.norm(vectors, axis=-1, keepdims=True), 1e-12, None)
+
+
 def _pool(hidden: np.ndarray, mask: np.ndarray, pooling: str, normalize: bool) -> np.ndarray:
     if pooling == "cls":
         vectors = hidden[:, 0]
     else:
         weights = mask[..., None].astype(hidden.dtype)
         vectors = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
-    if normalize:
-        vectors = vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
-    return vectors
+    return unit_rows(vectors) if normalize else vectors
 
 
 def export(model, folder: Path) -> bool:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from retrieval.answer.kinds import DATE, NAME, NUMBER, expected_kind, holds_kind, opens_with_anaphor
+from retrieval.answer.kinds import DATE, NAME, NUMBER, TITLE, expected_kind, holds_kind, opens_with_anaphor, speaker
 
 
 @pytest.mark.parametrize("question, kind", [
@@ -19,6 +19,9 @@ from retrieval.answer.kinds import DATE, NAME, NUMBER, expected_kind, holds_kind
     ("What document did Wallace refer to when he talked about Russia's concerns?", None),
     ("Why did prices rise when the plant closed?", None),
     ("Why did the river flood?", None),
+    ("What is Ben Wallace's role?", TITLE),
+    ("What position does Valery Gerasimov hold?", TITLE),
+    ("What is the position of the satellite?", None),  # nobody's title
 ])
 def test_the_kind_of_answer_a_question_asks_for(question, kind):
     assert expected_kind(question) == kind
@@ -30,6 +33,28 @@ def test_a_sentence_holds_a_name_only_when_the_question_does_not_already_say_it(
     assert not holds_kind("The company said the recall covers 50,000 vans built since May.", NAME, question)
     assert not holds_kind("The Dublin-based airline made a profit.", NAME, "Which airline made a profit?")
     assert not holds_kind("Halvorsen said so.", NAME, "What did Halvorsen say?")
+
+
+@pytest.mark.parametrize("sentence, titled", [
+    ("UK Defence Chief Ben Wallace traveled to Moscow on Friday.", True),
+    ("Wallace arrived for talks with Valery Gerasimov - the Chief of Russian General Staff.", True),
+    ("Ana Ruiz, the company's chief executive, said sales fell.", True),
+    ("Ben Wallace met Russian Defence Minister Sergei Shoigu.", False),  # another man's title
+    ("Ahead of Wallace's visit, The Times said the defence chief would warn Moscow.", False),
+])
+def test_a_title_counts_when_it_stands_beside_a_name_the_question_asks_about(sentence, titled):
+    question = "What is the role of Ben Wallace, Valery Gerasimov or Ana Ruiz?"
+    assert holds_kind(sentence, TITLE, question) is titled
+
+
+@pytest.mark.parametrize("question, whose", [
+    ("What has Russia considered, according to Shoigu?", "Shoigu"),
+    ("Where are the weapons coming from, in Shoigu's view?", "Shoigu"),
+    ("What did the Wexmoor Athletic manager say after the defeat?", "the Wexmoor Athletic manager"),
+    ("What did Shoigu ask Wallace?", ""),
+])
+def test_the_words_naming_whose_statement_is_asked_about(question, whose):
+    assert speaker(question).strip() == whose
 
 
 def test_numbers_and_dates_count_only_when_new():

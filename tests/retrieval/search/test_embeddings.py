@@ -114,3 +114,38 @@ def test_ingest_needs_neither_torch_nor_sentence_transformers_once_the_model_is_
                          cwd=tmp_path)
     written, torch_loaded, st_loaded = out.stdout.split()[-3:]
     assert int(written) > 0 and (torch_loaded, st_loaded) == ("False", "False")
+
+
+def test_token_vectors_are_the_models_own_for_each_token_with_its_characters(int8_copy):
+    """What the answerer aligns a question with a sentence by: the int8 copy's token vectors,
+    close to the full model's (used without a model cache), a text's whatever is encoded
+    beside it, and each token's span inside the text."""
+    embeddings, folder, sentences, _ = int8_copy
+    texts = sentences[:6]
+    fast = embeddings.token_vectors(texts)
+    full = SentenceEmbeddings().token_vectors(texts)  # no cache: sentence-transformers itself
+    for text, mine, reference in zip(texts, fast, full):
+        assert mine.spans == reference.spans and all(0 <= a < b <= len(text) for a, b in mine.spans)
+        assert mine.spans == sorted(mine.spans) and text[slice(*mine.spans[0])].strip()
+        assert mine.vectors.shape == (len(mine.spans), 384)
+        assert np.allclose(np.linalg.norm(mine.vectors, axis=1), 1.0, atol=1e-5)
+        assert (mine.vectors * reference.vectors).sum(axis=1).min() > 0.9
+    alone = SentenceEmbeddings(cache_dir=folder.parent).token_vectors([texts[3]])[0]  # nothing remembered yet
+    assert np.array_equal(alone.vectors, fast[3].vectors)
+
+
+def test_token_vectors_are_remembered_for_the_latest_texts_only(monkeypatch, int8_copy):
+    from retrieval.search import embeddings as module
+
+    _, folder, sentences, _ = int8_copy
+    embeddings = SentenceEmbeddings(cache_dir=folder.parent)
+    encoded = []
+    real = embeddings._token_vectors
+    monkeypatch.setattr(embeddings, "_token_vectors", lambda texts: encoded.extend(texts) or real(texts))
+    monkeypatch.setattr(module, "TOKEN_CACHE_TEXTS", 3)
+    embeddings.token_vectors(sentences[:2])
+    embeddings.token_vectors(sentences[1:3])  # the second is remembered
+    assert encoded == [sentences[0], sentences[1], sentences[2]]
+    embeddings.token_vectors([sentences[3]])  # four texts: the least recently asked (the first) goes
+    embeddings.token_vectors([sentences[0], sentences[2]])
+    assert encoded[3:] == [sentences[3], sentences[0]]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from retrieval import AnswerSettings, QAError, SentenceEmbeddings
-from retrieval.answer.extractive import ABSTAIN_FITS, ABSTAIN_WEIGHTS
+from retrieval.answer.extractive import ABSTAIN_WEIGHTS, MODEL_FITS
 from retrieval.search import model_parts
 from retrieval.search.model_parts import MPNET, join_parts, joined_model
 
@@ -86,6 +86,9 @@ def test_a_model_partly_installed_lists_the_missing_parts(tmp_path, monkeypatch)
 def test_the_short_name_and_the_hub_name_are_one_model_with_its_own_abstention_fit():
     assert SentenceEmbeddings("all-mpnet-base-v2").name == SentenceEmbeddings(MPNET).name == MPNET
     mpnet, bundled = AnswerSettings.for_model(MPNET), AnswerSettings.for_model(SentenceEmbeddings("").name)
-    assert (mpnet.abstain_weights, mpnet.min_answerable) == (ABSTAIN_FITS[MPNET][0], ABSTAIN_FITS[MPNET][1])
+    fit = MODEL_FITS[MPNET]
+    assert (mpnet.abstain_weights, mpnet.min_answerable) == (fit["abstain_weights"], fit["min_answerable"])
     assert (bundled.abstain_weights, bundled.min_answerable) == (ABSTAIN_WEIGHTS, AnswerSettings().min_answerable)
     assert mpnet.abstain_weights != bundled.abstain_weights
+    # mpnet was fitted and measured without the alignment, the bundled model with it.
+    assert mpnet.align_candidates == 0 and bundled.align_candidates > 0

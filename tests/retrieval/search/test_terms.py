@@ -1,5 +1,7 @@
 """The terms BM25 and the answerer count: what makes two spellings the same word."""
 
+import pytest
+
 from retrieval.search.lexical import LexicalIndex, related, terms
 
 
@@ -48,6 +50,14 @@ def test_among_the_sentences_an_answer_is_chosen_from_a_word_they_all_hold_weigh
     in_corpus, among = index.coverage(question), index.coverage(question, among=sentences)
     assert in_corpus(sentences[0]) == in_corpus(sentences[2])
     assert among(sentences[2]) > among(sentences[0]) > 0
+
+
+def test_a_scaled_term_weighs_its_scale_times_as_much():
+    index = LexicalIndex.build(["a", "b"], ["Shoigu spoke of cooperation.", "Rain in Oslo."])
+    question = "Shoigu on cooperation?"
+    plain, halved = index.coverage(question), index.coverage(question, scale={"shoigu": 0.5})
+    assert plain("Shoigu said so.") == pytest.approx(0.5)  # the two terms weigh the same here
+    assert halved("Shoigu said so.") == pytest.approx(1 / 3) and halved("Cooperation is low.") == pytest.approx(2 / 3)
 
 
 def test_the_abstentions_coverage_counts_a_question_word_only_as_asked():
