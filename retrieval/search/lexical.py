@@ -219,14 +219,18 @@ class LexicalIndex:
         return cls(ids, bm25s.BM25.load(str(folder / "bm25"), mmap=True), doc_freq)
 
 
-def phrase_coverage(question: str) -> Callable[[str], float]:
+def phrase_coverage(question: str, scale: Mapping[str, float] | None = None) -> Callable[[str], float]:
     """A scorer: the share of the question's adjacent term pairs ("russia consid" in "What
     has Russia considered?") that a text holds adjacent too, stop words aside. Words in the
-    question's order say more than the same words scattered through a long sentence."""
-    asked = _pairs(terms(question))
-    if not asked:
+    question's order say more than the same words scattered through a long sentence.
+    `scale`: a factor for some terms, as in `LexicalIndex.coverage`; a pair weighs its
+    lesser term's."""
+    scale = scale or {}
+    asked = {pair: min(scale.get(pair[0], 1.0), scale.get(pair[1], 1.0)) for pair in _pairs(terms(question))}
+    total = sum(asked.values())
+    if not total:
         return lambda text: 0.0
-    return lambda text: len(asked & _pairs(terms(text))) / len(asked)
+    return lambda text: sum(asked.get(pair, 0.0) for pair in _pairs(terms(text))) / total
 
 
 def _pairs(words: list[str]) -> set[tuple[str, str]]:
