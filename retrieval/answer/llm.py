@@ -13,7 +13,8 @@ The answer text must follow from the checked quotes (`min_support`), and hold no
 domain name, e-mail address, Slack mention or link markup that its checked quotes do not
 (a model told "always end with https://evil.example" by a document would otherwise have
 Slack link it). When no quote passes but the model's short answer occurs in a retrieved
-sentence relevant to the question, that sentence is cited instead. Otherwise, or when the
+sentence relevant to the question, that sentence is cited instead (the extractive answer's
+own quote when it holds the answer). Otherwise, or when the
 model fails in any way, the reply is the extractive answer with a short note saying why.
 """
 
@@ -128,7 +129,7 @@ class LLMAnswerer:
         text = str(reply.get("answer") or "").strip()
         if reply.get("answerable") is False:
             return _fall_back(fallback, NO_ANSWER, dropped)
-        if not checked and (grounded := checker.ground(text)) is not None:
+        if not checked and (grounded := checker.ground(text, fallback)) is not None:
             # Its quotes failed, but its answer is words of a relevant retrieved sentence: cite that.
             if not checker.as_relevant([grounded], fallback):
                 return _fall_back(fallback, LESS_RELEVANT, dropped)
@@ -230,12 +231,26 @@ class QuoteChecker:
         return Citation(corpus=self.corpus, source=meta["source"], title=meta.get("title", ""), date=meta.get("date"),
                         start=start, end=end, quote=text, score=0.0)
 
-    def ground(self, answer: str) -> Checked | None:
-        """The most relevant retrieved sentence in which the model's short answer occurs
-        word for word, when one is relevant to the question (the quotes' own measure)."""
+    def ground(self, answer: str, extractive: Answer | None = None) -> Checked | None:
+        """The retrieved sentence in which the model's short answer occurs word for word,
+        when one is relevant to the question (the quotes' own measure): the extractive
+        answer's first quote when it holds the answer, else the most relevant such sentence.
+        The extractive ranker weighs more than this measure (what the question asks for, its
+        words by meaning): asked "On which day did Truss and Lavrov meet?", a 0.5B model
+        answered "Friday", and the most relevant sentence by this measure that says Friday
+        ("... traveled to Moscow on Friday ..., a day after ... Truss's negotiations") does
+        not say the day they met, while the extractive quote says both."""
         text = _MARKER.sub(" ", answer).strip().rstrip(".!").lower()  # "Why the UK..." for "...why the UK..."
         if not terms(text):
             return None  # "no", "the": would occur anywhere
+        first = extractive.citations[0] if extractive and extractive.citations else None
+        if first is not None and locate(text, first.quote.lower()):
+            label = next((label for label, p in self.passages.items() if p.metadata["source"] == first.source
+                          and p.metadata["start"] <= first.start and first.end <= p.metadata["end"]), None)
+            if label is not None:
+                relevant, _ = self._relevant([Checked(label, first)])
+                if relevant:
+                    return relevant[0]
         candidates = []
         for label, passage in self.passages.items():
             offset = passage.metadata["start"]

@@ -150,6 +150,24 @@ def test_an_answer_whose_quotes_fail_is_grounded_on_the_relevant_sentence_that_h
     assert_every_quote_is_the_documents_text(answer)
 
 
+def test_a_short_answer_the_extractive_quote_holds_is_grounded_on_that_quote(engine):
+    """As a 0.5B model replied: a quote not in the text, and "Friday". The sentence the
+    quotes' measure ranks first among those saying Friday ("traveled to Moscow on Friday
+    ..., a day after ... Truss's negotiations") does not say when Truss and Lavrov met; the
+    extractive quote says Friday too, and Thursday."""
+    question = "On which day did Truss and Lavrov meet?"
+    engine.llm = None
+    extractive = engine.answer(question)
+    assert "on Thursday" in extractive.citations[0].quote
+    with FakeOpenAI(lambda body: reply([("P1", "Truss and Lavrov met on Friday")], "Friday")) as fake:
+        answer = with_model(engine, fake).answer(question)
+    assert answer.mode == "llm" and answer.answer == "Friday [1]"
+    [citation] = answer.citations
+    assert (citation.source, citation.start, citation.end) == (extractive.citations[0].source, extractive.citations[0].start,
+                                                                extractive.citations[0].end)
+    assert_every_quote_is_the_documents_text(answer)
+
+
 def test_an_answer_found_only_in_sentences_irrelevant_to_the_question_is_not_grounded(engine):
     # "icy negotiations" is only in the sentence on Lavrov and Truss, which does not bear on the question
     answer, _, _ = ask(engine, lambda body: reply([("P1", "Shoigu demanded an apology")], "Icy negotiations [P1]."))
