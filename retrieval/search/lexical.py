@@ -14,6 +14,7 @@ it loads the index instead of tokenising the corpus (25 s at 100,000 passages).
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 import shutil
@@ -38,6 +39,17 @@ def _stemmer():
     import Stemmer
 
     return Stemmer.Stemmer("english")
+
+
+def _bm25s():
+    """bm25s, its logger back at WARNING: importing it sets that logger to DEBUG, and once
+    anything has put a handler on the root logger (onnxruntime's quantisation calls
+    logging.warning() on it during the first ingest), "Building index from tokens" was
+    printed to whoever ran `qa ingest`."""
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
 
 
 @lru_cache(maxsize=1)
@@ -180,8 +192,7 @@ class LexicalIndex:
 
     @classmethod
     def from_terms(cls, ids: list[str], tokenised: list[list[str]]) -> "LexicalIndex":
-        import bm25s
-
+        bm25s = _bm25s()
         doc_freq: dict[str, int] = {}
         for tokens in tokenised:
             for term in set(tokens):
@@ -209,8 +220,7 @@ class LexicalIndex:
 
     @classmethod
     def load(cls, folder: Path) -> "LexicalIndex":
-        import bm25s
-
+        bm25s = _bm25s()
         ids = json.loads((folder / "ids.json").read_text())
         doc_freq = json.loads((folder / "df.json").read_text())
         # Memory-mapped: a search reads only its terms' columns, so a large corpus's index

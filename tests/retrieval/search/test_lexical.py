@@ -1,6 +1,7 @@
 """The BM25 index an ingest leaves (built from the terms cache, tokenising only new passages)
 is the index a full rebuild from the stored passages gives."""
 
+import logging
 import shutil
 
 import pytest
@@ -65,3 +66,11 @@ def test_a_reader_without_the_terms_cache_builds_the_same_index(settings):
         _assert_same(lexical_index(store, lexical_cache(settings.data_dir)), _full_rebuild(store))
     finally:
         close_client(client)
+
+
+def test_building_an_index_shows_no_notes_of_bm25s_below_a_warning(caplog):
+    """bm25s sets its logger to DEBUG when imported; with any handler on the root logger,
+    `qa ingest` printed "DEBUG:bm25s:Building index from tokens"."""
+    caplog.set_level(logging.DEBUG)
+    LexicalIndex.build(["p1", "p2"], ["Shoigu asked Wallace.", "Wallace arrived in Moscow."])
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("bm25s") and r.levelno < logging.WARNING] == []
