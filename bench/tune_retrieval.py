@@ -32,7 +32,7 @@ def main() -> None:
             lexical = retriever.lexical()
             rows = []
             for q in questions:
-                dense = retriever._dense(engine.embeddings.query_vector(q.question))
+                dense, _ = retriever._dense(engine.embeddings.query_vector(q.question))
                 rows.append((q, dense, lexical.search(terms(q.question), retriever.candidates), texts))
             runs[f"{s.name}-{layout}"] = (retriever, rows)
 

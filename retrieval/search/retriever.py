@@ -61,7 +61,7 @@ class HybridRetriever(BaseRetriever):
         which costs 7 ms at 100,000 passages)."""
         k = k or self.k
         vector = self.embeddings.query_vector(query)
-        dense = self._dense(vector)
+        dense, read = self._dense(vector)
         lexical = index.search(index.question_terms(query), self.candidates)
 
         fused = self.fuse(dense, lexical)
@@ -72,7 +72,9 @@ class HybridRetriever(BaseRetriever):
             scores.setdefault(pid, {})["lexical"] = score
 
         top = sorted(fused, key=fused.__getitem__, reverse=True)[:k]
-        stored = self.store.get_passages(top) if top else {}
+        stored = {pid: read[pid] for pid in top if pid in read}
+        if unread := [pid for pid in top if pid not in read]:  # found by BM25 only
+            stored |= self.store.get_passages(unread)
         results = []
         for pid in top:
             if pid not in stored:  # deleted between the two reads by a concurrent ingest
@@ -89,8 +91,10 @@ class HybridRetriever(BaseRetriever):
         """Both rankings (best first) into one score per passage (fusion.py)."""
         return reciprocal_rank([(dense, self.dense_weight), (lexical, self.lexical_weight)], self.rrf_k)
 
-    def _dense(self, vector) -> list[tuple[str, float]]:
-        """Windows ranked by their most similar sentence (cosine similarity)."""
+    def _dense(self, vector) -> tuple[Ranking, dict[str, tuple[str, dict]]]:
+        """Windows ranked by their most similar sentence (cosine similarity), and the stored
+        text and metadata of those the search read: the passages returned need no second read
+        when it read them (a Chroma call, ~3 ms a question)."""
         if self.store.vectors_in_metadata:
             return self._dense_by_windows(vector)
         if self._sentence_store is None:
@@ -103,9 +107,9 @@ class HybridRetriever(BaseRetriever):
             for pid in doc.metadata.get("passages", "").split(","):
                 if pid and pid not in ranked:
                     ranked[pid] = score
-        return list(ranked.items())[: self.candidates]
+        return list(ranked.items())[: self.candidates], {}
 
-    def _dense_by_windows(self, vector) -> list[tuple[str, float]]:
+    def _dense_by_windows(self, vector) -> tuple[Ranking, dict[str, tuple[str, dict]]]:
         """The windows nearest by their mean vector, ranked by their best sentence. The pool
         is three times what the fusion takes: a window with one close sentence among
         unrelated ones has a middling mean. (With a pool of 40, recall@5 on the held-out
@@ -116,4 +120,5 @@ class HybridRetriever(BaseRetriever):
         vectors = self.store.sentence_vectors([sid for sids in sentences.values() for sid in sids])
         best = {pid: max((float(vectors[sid] @ vector) for sid in sids if sid in vectors), default=-1.0)
                 for pid, sids in sentences.items()}
-        return sorted(best.items(), key=lambda item: item[1], reverse=True)[: self.candidates]
+        ranked = sorted(best.items(), key=lambda item: item[1], reverse=True)[: self.candidates]
+        return ranked, {pid: (text, meta) for pid, text, meta in windows}

@@ -72,3 +72,31 @@ def test_a_corpus_stored_with_an_unfit_title_is_answered_with_the_file_name(sett
     docs = engine.corpus("default")[0].invoke("XK-4471", k=1)
     assert docs[0].metadata["title"] == "codes.txt"
     assert engine.answer("What is the door code?").citations[0].title == "codes.txt"
+
+
+def test_passages_the_window_search_read_are_not_read_again(settings, monkeypatch):
+    """The dense side's query returns each window's text and metadata; only the passages
+    BM25 alone found are read from the store afterwards."""
+    ingest([str(SEED_CORPUS)], "default", settings)
+    retriever, _ = Engine(settings).corpus("default")
+    store = retriever.store
+    searched: list[set[str]] = []
+    reads: list[list[str]] = []
+    nearest, read = store.nearest_passages, store.get_passages
+
+    def nearest_recorded(*args):
+        found = nearest(*args)
+        searched.append({pid for pid, _, _ in found})
+        return found
+
+    monkeypatch.setattr(store, "nearest_passages", nearest_recorded)
+    monkeypatch.setattr(store, "get_passages", lambda ids: reads.append(ids) or read(ids))
+
+    docs = retriever.invoke("What did Shoigu ask Wallace?")  # the seed's windows all fit the pool
+    assert len(docs) == 5 and reads == []
+
+    narrow = retriever.model_copy(update={"window_pool": 2, "candidates": 2})  # 2 of its 7 windows
+    docs = narrow.invoke("What did Shoigu ask Wallace?")
+    unread = [d.id for d in docs if d.id not in searched[-1]]
+    assert unread and reads == [unread]
+    assert all(d.page_content and d.metadata["sentences"] for d in docs)
