@@ -85,6 +85,9 @@ class IngestProcess:
         import struct
         import termios
 
+        # Redrawn at every committed document (tqdm reads TQDM_* overrides): by default it
+        # redraws at most every 0.1 s, and a kill timed on a stale count landed documents later.
+        env = {**env, "TQDM_MININTERVAL": "0", "TQDM_MINITERS": "1"}
         master, slave = pty.openpty()
         # A new pseudo-terminal is 0 columns wide, and tqdm draws nothing in no columns.
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 200, 0, 0))

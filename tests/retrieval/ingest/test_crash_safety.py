@@ -47,8 +47,8 @@ def check_committed_documents_answer(settings: Settings, corpus: str, firsts: di
 def test_an_embedded_ingest_killed_three_times_then_rerun_is_complete_and_consistent(settings, tmp_path):
     """Three `qa ingest` processes, each SIGKILLed at a different point of its progress
     (each resuming from what the last one committed), then the same ingest run to the end."""
-    # Twenty: the kill lands a few documents past the progress bar's last redraw, and with
-    # twelve the third run once committed all that was left before it (CI, 2026-12-04).
+    # Twenty: with twelve, the third run once committed all that was left before its kill
+    # (CI, 2026-12-04), and once more with twenty while the bar redrew at most every 0.1 s.
     firsts = squad_documents(tmp_path / "docs", documents=20, paragraphs=2)
     env = qa_env(settings)
     committed: list[int] = []
