@@ -93,12 +93,12 @@ class AnswerSettings(BaseModel):
 ABSTAIN_WEIGHTS = {"bias": -6.887, "aligned": 1.181, "covered": 1.001, "dense": 4.353, "known": 0.293, "known_lexical": 1.183,
                    "margin": 1.557, "negation_unmatched": -4.543, "typed": 2.004, "unknown_name": -2.128}
 # With QA_EMBED_MODEL=all-mpnet-base-v2: the abstention fitted the same way, its threshold
-# chosen the same way, and the other weights the bundled model's. It was fitted and measured
-# before the alignment, which it leaves off: with no int8 copy of that model, aligning would
-# cost several times as much.
+# chosen the same way, and the other weights the bundled model's; refitted 2026-12-07 when
+# "typed" came to read the sentences a quote comes from. It leaves the alignment off: with no
+# int8 copy of that model, aligning would cost several times as much.
 MODEL_FITS = {
-    MPNET: {"abstain_weights": {"bias": -6.635, "covered": 1.438, "dense": 5.145, "known": 0.107, "known_lexical": 1.095,
-                                "margin": 1.799, "negation_unmatched": -4.264, "typed": 1.96, "unknown_name": -2.307},
+    MPNET: {"abstain_weights": {"bias": -6.488, "covered": 1.413, "dense": 5.124, "known": 0.136, "known_lexical": 1.099,
+                                "margin": 1.821, "negation_unmatched": -4.265, "typed": 1.803, "unknown_name": -2.304},
             "min_answerable": 0.25, "align_candidates": 0},
 }
 
@@ -378,8 +378,9 @@ def abstention_features(candidates: list[Candidate], question: str, s: AnswerSet
     s = s or AnswerSettings()
     ranked = sorted(candidates, key=lambda c: relevance(c, s, by_corpus=True), reverse=True)
     best = ranked[0]
-    # The sentences a quote would be taken from, as the quote choice ranks them (terms weighed
-    # among the candidates too, and aligned): for "Which show follows three generations of a
+    # The sentences a quote would be taken from, by the quote choice's relevance (terms weighed
+    # among the candidates too, and aligned; not its bonus for the kind itself, which this
+    # signal is about): for "Which show follows three generations of a
     # fishing family?", 'The long-running drama "Harbor Lights" will end ...' is among them,
     # not among the best by corpus IDF alone.
     quoted = sorted(candidates, key=lambda c: relevance(c, s), reverse=True)[:3]

@@ -94,7 +94,7 @@ class HybridRetriever(BaseRetriever):
     def _dense(self, vector) -> tuple[Ranking, dict[str, tuple[str, dict]]]:
         """Windows ranked by their most similar sentence (cosine similarity), and the stored
         text and metadata of those the search read: the passages returned need no second read
-        when it read them (a Chroma call, ~3 ms a question)."""
+        when it read them (one Chroma call fewer, 1-2 ms a question)."""
         if self.store.vectors_in_metadata:
             return self._dense_by_windows(vector)
         if self._sentence_store is None:
