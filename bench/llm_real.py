@@ -15,16 +15,20 @@ shipped article, with QA_LLM=openai:local pointed at it.
 Reported: the share of answers kept as LLM answers; quote accuracy of LLM mode beside
 extractive mode, on all questions and on the kept ones; questions LLM mode answered worse
 than extractive mode; quotes shown that are not the document's text; why quotes were
-dropped and why answers fell back; latency.
+dropped and why answers fell back, with each quote dropped as not found word for word looked
+for again in the retrieved passages by the bench's own folding (issue 10: none that is there
+may be dropped); latency.
 """
 
 from __future__ import annotations
 
 import argparse
 import platform
+import re
 import sys
 import tempfile
 import time
+import unicodedata
 from collections import Counter
 from pathlib import Path
 
@@ -69,6 +73,8 @@ def run(model: str, model_path: Path, limit: int | None) -> None:
 
     from retrieval import (  # noqa: E402
         MAX_QUOTE_CHARS,
+        NOT_RETRIEVED,
+        NOT_VERBATIM,
         Engine,
         LLMAnswerer,
         Settings,
@@ -115,6 +121,8 @@ def run(model: str, model_path: Path, limit: int | None) -> None:
     better = [q.id for q in answerable if right(llm[q.id], q) and not right(extractive[q.id], q)]
     unverified = sum(not any(c.quote in p.text for p in llm[q.id].passages) for q in questions for c in llm[q.id].citations)
     reasons = Counter(d.reason for q in questions for d in llm[q.id].dropped_quotes)
+    not_found = [(q.id, d.quote, any(_folded(d.quote).strip("'") in _folded(p.text) for p in llm[q.id].passages))
+                 for q in questions for d in llm[q.id].dropped_quotes if d.reason in (NOT_VERBATIM, NOT_RETRIEVED)]
     fallbacks = Counter(llm[q.id].note or "abstained with the extractive answer" for q in questions if llm[q.id].mode != "llm")
     lines = [
         "# LLM mode with a real model",
@@ -151,6 +159,13 @@ def run(model: str, model_path: Path, limit: int | None) -> None:
         *[f"- {reason}: {n}" for reason, n in reasons.most_common()],
         *([] if reasons else ["- none"]),
         "",
+        f"Quotes dropped as not found word for word that are in a retrieved passage after all, folded by the bench "
+        f"itself (white space, quote marks, dashes): {sum(found for _, _, found in not_found)} of {len(not_found)}. "
+        "The dropped ones, as the model wrote them:",
+        "",
+        *[f"- {qid}{' (in a passage after all)' if found else ''}: {_shown(quote)}" for qid, quote, found in not_found],
+        *([] if not_found else ["- none"]),
+        "",
         "Why answers fell back to extractive mode:",
         "",
         *[f"- {note}: {n}" for note, n in fallbacks.most_common()],
@@ -159,6 +174,21 @@ def run(model: str, model_path: Path, limit: int | None) -> None:
     ]
     OUTPUTS[model].write_text("\n".join(lines))
     print("\n".join(lines))
+
+
+def _folded(text: str) -> str:
+    """White space runs as one space, every dash as "-", every quote mark and apostrophe as
+    "'": by Unicode category, not by the answerer's own table (retrieval/answer/quotes.py),
+    so that this checks the checker."""
+    chars = ["-" if unicodedata.category(c) == "Pd" else "'" if unicodedata.category(c) in ("Pi", "Pf") or c in "'\"`\u2032\u2033"
+             else " " if c.isspace() else c for c in text]
+    return re.sub(" +", " ", "".join(chars)).strip()
+
+
+def _shown(quote: str, limit: int = 160) -> str:
+    """A model's quote in a Markdown list item: one line, cut, its backticks kept literal."""
+    line = " ".join(quote.split())
+    return "`` " + (line if len(line) <= limit else line[: limit - 1] + "…").replace("`", "'") + " ``"
 
 
 def _figure(value) -> str:

@@ -32,7 +32,7 @@ _WHERE = {
     # answer, and how answers are scored (bench/)
     "AnswerSettings": "answer.extractive", "abstention_features": "answer.extractive",
     "answerable_probability": "answer.extractive",
-    "LLMAnswerer": "answer.llm", "QuoteChecker": "answer.llm",
+    "LLMAnswerer": "answer.llm", "QuoteChecker": "answer.llm", "NOT_VERBATIM": "answer.llm", "NOT_RETRIEVED": "answer.llm",
     "LocalServer": "answer.local_model", "ModelUnavailable": "answer.local_model", "QWEN_05B": "answer.local_model",
     "LOCAL_MODELS": "answer.local_model",
     "ensure_packages": "answer.local_model", "prepare_model": "answer.local_model",

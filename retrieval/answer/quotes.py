@@ -3,8 +3,11 @@
 A quote counts as verbatim when it occurs in the passage exactly, or after folding the
 differences a model introduces without changing a word: runs of white space, quote marks
 (curly or straight, single or double: models swap `'` and `"`), apostrophes, and the
-various dashes. Case, spelling, punctuation and
-elisions ("...") are not folded: a quote that differs in those is not the source's words.
+various dashes. Failing that, the two changes quoting itself makes at a quote's edges are
+undone: a capital first letter for a quote taken from mid-sentence, and a full stop (or
+other mark) at its end for the comma the source went on after. Case, spelling, punctuation
+and elisions ("...") anywhere else are not folded: a quote that differs in those is not the
+source's words. What is shown is always the passage's own text at the offsets found.
 """
 
 from __future__ import annotations
@@ -37,13 +40,19 @@ def fold(text: str) -> tuple[str, list[int]]:
 
 
 def locate(quote: str, text: str) -> tuple[int, int] | None:
-    """(start, end) of `quote` within `text`, or None when it is not there verbatim."""
-    for candidate in _variants(quote):
+    """(start, end) of `quote` within `text`, or None when it is not there verbatim. The
+    quote as written is looked for first (exactly, then folded), its edges undone only then."""
+    variants = _variants(quote)
+    return _find(variants, text) or _find(_edges_undone(variants), text)
+
+
+def _find(candidates: list[str], text: str) -> tuple[int, int] | None:
+    for candidate in candidates:
         found = text.find(candidate)
         if found >= 0:
             return found, found + len(candidate)
     folded_text, origin = fold(text)
-    for candidate in _variants(quote):
+    for candidate in candidates:
         needle = fold(candidate)[0].strip()
         if not needle:
             continue
@@ -60,6 +69,18 @@ def _variants(quote: str) -> list[str]:
     if len(quote) > 2 and quote[0] in _WRAPPERS and quote[-1] in _WRAPPERS:
         variants.append(quote[1:-1].strip())
     return [v for v in variants if v]
+
+
+def _edges_undone(variants: list[str]) -> list[str]:
+    """Each variant with its first letter in the other case, without its final mark, and
+    both: "By speaking today, we can resolve it." for '"I hope that by speaking today, we can
+    resolve it," Wallace said.'"""
+    undone = []
+    for variant in variants:
+        for end in (variant, variant[:-1].rstrip() if variant[-1] in ".,;:!?" else ""):
+            if end:
+                undone += [end, end[0].swapcase() + end[1:]] if end[0].isalpha() else [end]
+    return [v for v in dict.fromkeys(undone) if v not in variants]
 
 
 MAX_QUOTE_CHARS = 400

@@ -1,5 +1,6 @@
 """Locating a model's quote in its passage: verbatim, or verbatim once white space, quote
-marks (single and double alike) and dashes are folded; anything else is not found."""
+marks (single and double alike) and dashes are folded, or once the capital and the final mark
+quoting puts at a quote's edges are undone; anything else is not found."""
 
 from __future__ import annotations
 
@@ -31,11 +32,23 @@ def test_folded_quotes_map_back_to_the_source_text(quote, expected):
     assert TEXT[start:end] == expected
 
 
+@pytest.mark.parametrize("quote, expected", [
+    ("We will respond in the near future", "we will respond in the near future"),  # quoted from mid-sentence
+    ("we will respond in the near future.", "we will respond in the near future"),  # a full stop to end the quote
+    ("'We will respond in the near future.'", "we will respond in the near future"),
+    ("Shoigu's reply came later", "Shoigu’s reply came later"),  # the source's own full stop left off
+])
+def test_the_capital_and_the_final_mark_that_quoting_adds_are_undone(quote, expected):
+    start, end = locate(quote, TEXT)
+    assert TEXT[start:end] == expected
+
+
 @pytest.mark.parametrize("quote", [
-    "We will respond in the near future",  # case differs
+    "we Will respond in the near future",  # case differs inside the quote
     "we will respond ... near future",  # elided
     "we shall respond in the near future",  # a word changed
-    "we will respond in the near future.",  # punctuation added
+    "we will respond, in the near future",  # punctuation added inside
+    "we will respond in the near future!.",  # two marks added
     "",
     "   ",
 ])
