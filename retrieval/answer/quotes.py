@@ -43,22 +43,20 @@ def locate(quote: str, text: str) -> tuple[int, int] | None:
     """(start, end) of `quote` within `text`, or None when it is not there verbatim. The
     quote as written is looked for first (exactly, then folded), its edges undone only then."""
     variants = _variants(quote)
-    return _find(variants, text) or _find(_edges_undone(variants), text)
-
-
-def _find(candidates: list[str], text: str) -> tuple[int, int] | None:
-    for candidate in candidates:
-        found = text.find(candidate)
-        if found >= 0:
-            return found, found + len(candidate)
-    folded_text, origin = fold(text)
-    for candidate in candidates:
-        needle = fold(candidate)[0].strip()
-        if not needle:
-            continue
-        found = folded_text.find(needle)
-        if found >= 0:
-            return origin[found], origin[found + len(needle) - 1] + 1
+    folded: tuple[str, list[int]] | None = None  # the text folded once, when first needed
+    for candidates in (variants, _edges_undone(variants)):
+        for candidate in candidates:
+            found = text.find(candidate)
+            if found >= 0:
+                return found, found + len(candidate)
+        folded_text, origin = folded = folded or fold(text)
+        for candidate in candidates:
+            needle = fold(candidate)[0].strip()
+            if not needle:
+                continue
+            found = folded_text.find(needle)
+            if found >= 0:
+                return origin[found], origin[found + len(needle) - 1] + 1
     return None
 
 
