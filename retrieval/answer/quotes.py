@@ -5,9 +5,12 @@ differences a model introduces without changing a word: runs of white space, quo
 (curly or straight, single or double: models swap `'` and `"`), apostrophes, and the
 various dashes. Failing that, the two changes quoting itself makes at a quote's edges are
 undone: a capital first letter for a quote taken from mid-sentence, and a full stop (or
-other mark) at its end for the comma the source went on after. Case, spelling, punctuation
-and elisions ("...") anywhere else are not folded: a quote that differs in those is not the
-source's words. What is shown is always the passage's own text at the offsets found.
+other mark) at its end for the comma the source went on after. Last, the one punctuation that house styles place differently
+is read either way: a comma or full stop inside a closing quote mark or after it ('becoming
+"more and more tense," stressing' quoted as 'becoming "more and more tense", stressing').
+Case, spelling, other punctuation and elisions ("...") are not folded: a quote that differs
+in those is not the source's words. What is shown is always the passage's own text at the
+offsets found.
 """
 
 from __future__ import annotations
@@ -41,23 +44,48 @@ def fold(text: str) -> tuple[str, list[int]]:
 
 def locate(quote: str, text: str) -> tuple[int, int] | None:
     """(start, end) of `quote` within `text`, or None when it is not there verbatim. The
-    quote as written is looked for first (exactly, then folded), its edges undone only then."""
+    quote as written is looked for first (exactly, then folded), its edges undone only then,
+    and a comma or full stop beside a closing quote mark read in either order last."""
     variants = _variants(quote)
+    edges = _edges_undone(variants)
     folded: tuple[str, list[int]] | None = None  # the text folded once, when first needed
-    for candidates in (variants, _edges_undone(variants)):
+    for candidates in (variants, edges):
         for candidate in candidates:
             found = text.find(candidate)
             if found >= 0:
                 return found, found + len(candidate)
-        folded_text, origin = folded = folded or fold(text)
-        for candidate in candidates:
-            needle = fold(candidate)[0].strip()
-            if not needle:
-                continue
-            found = folded_text.find(needle)
-            if found >= 0:
-                return origin[found], origin[found + len(needle) - 1] + 1
+        folded = folded or fold(text)
+        if (span := _find_folded(candidates, folded)) is not None:
+            return span
+    return _find_folded(variants + edges, folded, marks_moved=True)
+
+
+def _find_folded(candidates: list[str], folded: tuple[str, list[int]], marks_moved: bool = False) -> tuple[int, int] | None:
+    """The first candidate found in the folded text, as offsets in the text; with
+    `marks_moved`, in both read as `_mark_first` reads them."""
+    folded_text, origin = _mark_first(folded) if marks_moved else folded
+    for candidate in candidates:
+        needle = fold(candidate)
+        needle = (_mark_first(needle) if marks_moved else needle)[0].strip()
+        if not needle:
+            continue
+        found = folded_text.find(needle)
+        if found >= 0:
+            held = origin[found : found + len(needle)]  # out of order only where marks were moved
+            return min(held), max(held) + 1
     return None
+
+
+def _mark_first(folded: tuple[str, list[int]]) -> tuple[str, list[int]]:
+    """Folded text with every comma or full stop that stands right before a quote mark moved
+    after it, each character keeping its origin: both house styles read the same. Only as a
+    last resort: it would stop a slice that ends between the two from being found as is."""
+    chars, origin = list(folded[0]), list(folded[1])
+    for i in range(len(chars) - 1):
+        if chars[i] in ",." and chars[i + 1] == "'":
+            chars[i], chars[i + 1] = chars[i + 1], chars[i]
+            origin[i], origin[i + 1] = origin[i + 1], origin[i]
+    return "".join(chars), origin
 
 
 def _variants(quote: str) -> list[str]:

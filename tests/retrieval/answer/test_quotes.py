@@ -1,6 +1,7 @@
 """Locating a model's quote in its passage: verbatim, or verbatim once white space, quote
 marks (single and double alike) and dashes are folded, or once the capital and the final mark
-quoting puts at a quote's edges are undone; anything else is not found."""
+quoting puts at a quote's edges are undone, or with a comma or full stop on the other side of
+a closing quote mark; anything else is not found."""
 
 from __future__ import annotations
 
@@ -41,6 +42,28 @@ def test_folded_quotes_map_back_to_the_source_text(quote, expected):
 def test_the_capital_and_the_final_mark_that_quoting_adds_are_undone(quote, expected):
     start, end = locate(quote, TEXT)
     assert TEXT[start:end] == expected
+
+
+TENSE = 'the situation in Europe as becoming "more and more tense," stressing that it was "no fault of Moscow."'
+
+
+@pytest.mark.parametrize("quote, expected", [
+    # The model's house style puts the comma after the closing mark; the source's own text is shown.
+    ("as becoming 'more and more tense', stressing", 'as becoming "more and more tense," stressing'),
+    ('becoming "more and more tense"', 'becoming "more and more tense,"'),
+    ('it was "no fault of Moscow".', 'it was "no fault of Moscow."'),
+])
+def test_a_comma_or_full_stop_beside_a_closing_quote_mark_is_read_on_either_side(quote, expected):
+    start, end = locate(quote, TENSE)
+    assert TENSE[start:end] == expected
+
+
+@pytest.mark.parametrize("quote", [
+    'becoming "more and more, tense"',  # a comma moved inside the words
+    "becoming more and more tense, stressing",  # the quote marks left out
+])
+def test_punctuation_moved_anywhere_else_is_not_found(quote):
+    assert locate(quote, TENSE) is None
 
 
 @pytest.mark.parametrize("quote", [
