@@ -5,12 +5,12 @@ differences a model introduces without changing a word: runs of white space, quo
 (curly or straight, single or double: models swap `'` and `"`), apostrophes, and the
 various dashes. Failing that, the two changes quoting itself makes at a quote's edges are
 undone: a capital first letter for a quote taken from mid-sentence, and a full stop (or
-other mark) at its end for the comma the source went on after. Last, the one punctuation that house styles place differently
-is read either way: a comma or full stop inside a closing quote mark or after it ('becoming
-"more and more tense," stressing' quoted as 'becoming "more and more tense", stressing').
-Case, spelling, other punctuation and elisions ("...") are not folded: a quote that differs
-in those is not the source's words. What is shown is always the passage's own text at the
-offsets found.
+other mark) at its end for the comma the source went on after. Last, the one mark house
+styles place differently is read either way: a comma or full stop inside a closing quote
+mark or after it ('becoming "more and more tense," stressing' quoted as 'becoming "more and
+more tense", stressing'). Case, spelling, other punctuation and elisions ("...") are not
+folded: a quote that differs in those is not the source's words. What is shown is always the
+passage's own text at the offsets found.
 """
 
 from __future__ import annotations
