@@ -278,12 +278,34 @@ class QuoteChecker:
 
     def as_relevant(self, checked: Sequence[Checked], extractive: Answer) -> bool:
         """Whether the best of `checked` is about as relevant as the extractive answer's
-        first quote."""
+        first quote, or the best sentence of it: a quote of two sentences (the one that
+        answers and the one its "His visit ..." goes on from) is a blend by this measure.
+        Asked "On which day did Truss and Lavrov meet?", a 1.5B model quoted "... traveled to
+        Moscow on Friday ..., a day after Foreign Secretary Liz Truss's negotiations ..." and
+        answered "Friday"; it scored above the extractive pair but well below the pair's "His
+        visit comes following icy negotiations between ... Lavrov and ... Truss on Thursday.\""""
         if not extractive.citations:
             return True
-        baseline = Checked("", extractive.citations[0], vector=self.embeddings.encode([extractive.citations[0].quote])[0])
+        first = extractive.citations[0]
+        if any((c.citation.source, c.citation.start, c.citation.end) == (first.source, first.start, first.end) for c in checked):
+            return True  # grounded on the extractive answer's own quote
+        texts = [first.quote, *self._sentences_within(first)]
+        baselines = [Checked("", dataclasses.replace(first, quote=text), vector=vector)
+                     for text, vector in zip(texts, self.embeddings.encode(texts))]
         best = max(c.citation.score for c in checked)
-        return best >= self.relevance([baseline])[0] - self.settings.extractive_margin
+        return best >= max(self.relevance(baselines)) - self.settings.extractive_margin
+
+    def _sentences_within(self, citation: Citation) -> list[str]:
+        """The retrieved sentences inside `citation` when it spans more than one."""
+        found = {}
+        for passage in self.passages.values():
+            meta = passage.metadata
+            if meta["source"] != citation.source:
+                continue
+            for start, end in meta.get("sentences", ()):
+                if citation.start <= start and end <= citation.end:
+                    found[start, end] = passage.page_content[start - meta["start"] : end - meta["start"]]
+        return list(found.values()) if len(found) > 1 else []
 
     def lexical_support(self, prose: str, citations: Sequence[Citation]) -> float:
         answer_terms = set(terms(_MARKER.sub(" ", prose)))

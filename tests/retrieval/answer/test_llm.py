@@ -283,6 +283,22 @@ def test_a_verified_quote_less_relevant_than_the_extractive_answers_gives_the_ex
     assert SHOIGU_SENTENCE in answer.citations[0].quote
 
 
+def test_a_one_sentence_quote_is_weighed_against_the_best_sentence_of_a_two_sentence_extractive_quote(engine):
+    """As a 1.5B model replied: a real sentence, and "Friday". By the quotes' measure it beats
+    the extractive quote taken whole ("Wallace arrived ... on Friday ... His visit comes
+    following icy negotiations ... on Thursday."), but not that quote's sentence that answers."""
+    question = "On which day did Truss and Lavrov meet?"
+    engine.llm = None
+    extractive = engine.answer(question)
+    assert "on Thursday" in extractive.citations[0].quote and "His visit" in extractive.citations[0].quote
+    day_after = ("UK Defence Chief Ben Wallace traveled to Moscow on Friday for talks with his Russian counterpart, "
+                 "a day after Foreign Secretary Liz Truss's negotiations with Russian Foreign Minister Sergei Lavrov.")
+    with FakeOpenAI(citing(day_after, "Friday [P].")) as fake:
+        answer = with_model(engine, fake).answer(question)
+    assert answer.mode == "extractive" and "less relevant" in answer.note
+    assert answer.citations[0].quote == extractive.citations[0].quote
+
+
 def test_a_model_without_structured_output_is_parsed_tolerantly():
     text = 'Here you go:\n```json\n{"citations": [{"passage": "P1", "quote": "a b"}], "answer": "x", "answerable": true}\n```'
     model = GenericFakeChatModel(messages=iter([AIMessage(text)]))
