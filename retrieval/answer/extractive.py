@@ -35,6 +35,7 @@ from .kinds import (
     NAME,
     NUMBER,
     continues,
+    describes_more_fully,
     expected_kind,
     holds_kind,
     inner_names,
@@ -313,6 +314,9 @@ class ExtractiveAnswerer:
             counts = Counter(phrase for found in phrases.values() for phrase in found)
             chosen = next((h for h in held if any(counts[phrase] > 1 for phrase in h[3])), None)
         chosen = chosen or next((h for h in held[:reach] if h[3]), None)
+        # Nothing named: "The ministry also said ..." stands for "the health ministry" a
+        # sentence or two before, the same noun described more fully.
+        chosen = chosen or next((h for h in held[:reach] if describes_more_fully(h[2], sentence.text)), None)
         if chosen is None:
             return None
         passage, span, text, _ = chosen

@@ -188,6 +188,17 @@ def opens_with_anaphor(text: str, question: str = "") -> bool:
     return noun is None or noun.casefold() not in {w.casefold() for w in _WORD.findall(question)}
 
 
+def describes_more_fully(earlier: str, text: str) -> bool:
+    """Whether `earlier` mentions the thing `text` opens with ("The ministry said ...") by
+    the same noun with more words before it ("The health ministry urged ..."): the
+    document's fuller description of what the short one refers back to."""
+    found = _ANAPHOR.match(text)
+    if found is None or found.group("noun") is None:
+        return False
+    noun = re.escape(found.group("noun"))
+    return re.search(rf"\b(?:[Tt]he|[Aa]n?|[Ii]ts|[Tt]heir|[Hh]is|[Hh]er)\s+(?:[\w'’-]+\s+){{1,3}}{noun}s?\b", earlier) is not None
+
+
 _ASKED_NOUN = re.compile(rf"\b(?:which|what)\s+(?:\w+\s+)?({_NAME_NOUNS}|\d+-year-old)s?\b")
 
 

@@ -85,6 +85,20 @@ def test_with_nothing_named_before_it_the_sentence_is_quoted_with_the_neighbour_
     assert first_quote(candidates, question) == " ".join(c.text for c in candidates)
 
 
+@pytest.mark.parametrize(("before", "quoted_from"), [
+    # Nothing named: "The ministry" is the health ministry described a sentence before.
+    ("The health ministry urged older people to stay indoors.", "The health ministry urged"),
+    # The same short description says no more.
+    ("The ministry urged older people to stay indoors.", "The ministry also said"),
+])
+def test_with_nothing_named_a_short_description_reaches_back_to_a_fuller_one(before, quoted_from):
+    question = "Which government body said heat-related emergency calls had tripled?"
+    candidates = passage(question, "Two firefighters were treated in hospital for smoke inhalation.", before,
+                         "The ministry also said emergency calls related to heat had tripled since Monday.")
+    quote = first_quote(candidates, question)
+    assert quote.startswith(quoted_from) and quote.endswith("since Monday.")
+
+
 @pytest.mark.parametrize(("question", "best", "going_on"), [
     ("What was the Anglo-Norman language's final form?",
      "The Anglo-Norman language was eventually absorbed into the Anglo-Saxon language of their subjects.",
