@@ -27,6 +27,7 @@ from ..injection import looks_like_injection
 from ..search.embeddings import SentenceEmbeddings
 from ..search.lexical import LexicalIndex, phrase_coverage, terms
 from ..search.model_parts import MPNET
+from ..search.retriever import passage_sentences
 from ..store.corpus import CorpusStore, sentence_id
 from ..types import Answer, Citation, RetrievedPassage, Span
 from .alignment import matches, question_words, weighted_share
@@ -191,7 +192,7 @@ class ExtractiveAnswerer:
         reach = self.settings.context_sentences
         seen: dict[str, Candidate] = {}
         order: list[tuple[str, Candidate, str]] = []  # with the sentence and its neighbours
-        sentences = [(passage, _sentences(passage)) for passage in passages]
+        sentences = [(passage, passage_sentences(passage)) for passage in passages]
         names = _names_by_source(sentences)
         for rank, (passage, split) in enumerate(sentences):
             meta = passage.metadata
@@ -300,7 +301,7 @@ class ExtractiveAnswerer:
                 pid, text, prev_meta = found
                 prev_meta = dict(prev_meta, id=pid, score=0.0, sentences=json.loads(prev_meta["sentences"]))
                 previous = Document(id=pid, page_content=text, metadata=prev_meta)
-                split = [(Span(*span), t) for span, t in _sentences(previous) if span[1] <= sentence.span.start]
+                split = [(Span(*span), t) for span, t in passage_sentences(previous) if span[1] <= sentence.span.start]
                 earlier += [(previous, span, t) for span, t in reversed(split) if not looks_like_injection(t)][: far - len(earlier)]
                 texts += [t for _, t in split]
         names = inner_names(texts)
@@ -351,12 +352,6 @@ class ExtractiveAnswerer:
             quote=text[start:end],
             score=round(max(c.score for c in sentences), 6),
         )
-
-
-def _sentences(passage: Document) -> list[tuple[tuple[int, int], str]]:
-    """The passage's sentences: ((start, end) in the document, text)."""
-    meta = passage.metadata
-    return [((start, end), passage.page_content[start - meta["start"] : end - meta["start"]]) for start, end in meta["sentences"]]
 
 
 def _names_by_source(sentences: list[tuple[Document, list]]) -> dict[str, frozenset[str]]:

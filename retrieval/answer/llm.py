@@ -33,6 +33,7 @@ from pydantic import BaseModel, Field
 from ..injection import links_in, looks_like_injection
 from ..search.embeddings import SentenceEmbeddings
 from ..search.lexical import LexicalIndex, terms
+from ..search.retriever import passage_sentences
 from ..settings import Settings
 from ..types import Answer, Citation, DroppedQuote, Turn
 from .chat_model import REPLY_SCHEMA, ModelFailed, chat_model, stream_structured, structured
@@ -253,9 +254,7 @@ class QuoteChecker:
                     return relevant[0]
         candidates = []
         for label, passage in self.passages.items():
-            offset = passage.metadata["start"]
-            for start, end in passage.metadata.get("sentences", ()):
-                sentence = passage.page_content[start - offset : end - offset]
+            for (start, end), sentence in passage_sentences(passage):
                 if words(sentence) >= self.settings.min_quote_words and locate(text, sentence.lower()) and not looks_like_injection(sentence):
                     candidates.append(Checked(label, self._citation(passage, start, end)))
         relevant, _ = self._relevant(candidates)
@@ -264,9 +263,7 @@ class QuoteChecker:
     @staticmethod
     def _overlaps_instruction(passage: Document, start: int, end: int) -> bool:
         """Part of a sentence that reads as an instruction is as bad as the whole of it."""
-        offset = passage.metadata["start"]
-        return any(s < end and start < e and looks_like_injection(passage.page_content[s - offset : e - offset])
-                   for s, e in passage.metadata.get("sentences", ()))
+        return any(s < end and start < e and looks_like_injection(sentence) for (s, e), sentence in passage_sentences(passage))
 
     def relevance(self, kept: list[Checked]) -> list[float]:
         question = self.embeddings.query_vector(self.question)  # cached when retrieval embedded the same text
@@ -297,14 +294,8 @@ class QuoteChecker:
 
     def _sentences_within(self, citation: Citation) -> list[str]:
         """The retrieved sentences inside `citation` when it spans more than one."""
-        found = {}
-        for passage in self.passages.values():
-            meta = passage.metadata
-            if meta["source"] != citation.source:
-                continue
-            for start, end in meta.get("sentences", ()):
-                if citation.start <= start and end <= citation.end:
-                    found[start, end] = passage.page_content[start - meta["start"] : end - meta["start"]]
+        found = {span: sentence for passage in self.passages.values() if passage.metadata["source"] == citation.source
+                 for span, sentence in passage_sentences(passage) if citation.start <= span[0] and span[1] <= citation.end}
         return list(found.values()) if len(found) > 1 else []
 
     def lexical_support(self, prose: str, citations: Sequence[Citation]) -> float:

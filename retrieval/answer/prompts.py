@@ -18,6 +18,7 @@ from langchain_core.documents import Document
 from langchain_core.prompts import ChatPromptTemplate
 
 from ..injection import looks_like_injection, shown_title
+from ..search.retriever import passage_sentences
 from ..types import Turn
 
 PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
@@ -58,8 +59,8 @@ def withhold_instructions(passage: Document) -> str:
     """The passage's text with sentences that read as instructions to an AI replaced by a
     marker: the model cannot obey what it never reads."""
     text, offset = passage.page_content, passage.metadata["start"]
-    for start, end in sorted(passage.metadata.get("sentences", ()), reverse=True):
-        if looks_like_injection(text[start - offset : end - offset]):
+    for (start, end), sentence in sorted(passage_sentences(passage), reverse=True):
+        if looks_like_injection(sentence):
             text = text[: start - offset] + WITHHELD + text[end - offset :]
     return text
 

@@ -23,6 +23,13 @@ from .fusion import Ranking, reciprocal_rank
 from .lexical import LexicalIndex, lexical_index
 
 
+def passage_sentences(passage: Document) -> list[tuple[tuple[int, int], str]]:
+    """A retrieved window's sentences: ((start, end) in the document, text)."""
+    meta = passage.metadata
+    return [((start, end), passage.page_content[start - meta["start"] : end - meta["start"]])
+            for start, end in meta.get("sentences", ())]
+
+
 class HybridRetriever(BaseRetriever):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
