@@ -114,12 +114,15 @@ class CorpusStore:
     def revision(self) -> str:
         """A token that changes whenever the corpus does: what readers key the lexical index on.
 
-        It is the revision an ingest bumps after every document, plus the passage count: an
-        ingest killed after writing but before its next bump still changes the count, so a
-        lexical index built before the kill is not trusted after it.
+        It is the revision an ingest bumps after every document. While a write is marked (an
+        ingest running, or killed), the passage count too: an ingest killed after writing but
+        before its next bump still changes the count, so a lexical index built before the kill
+        is not trusted after it. Unmarked, the revision alone: nothing writes without the mark,
+        and counting 100,000 passages took 6 ms of a 75 ms answer.
         """
         metadata = self._metadata()
-        return f"{metadata.get('revision', 'new')}.{self.count()}"
+        revision = metadata.get("revision", "new")
+        return f"{revision}.{self.count()}" if metadata.get("writing") else revision
 
     def _metadata(self) -> dict:
         with reachable(self.settings):
@@ -169,7 +172,7 @@ class CorpusStore:
     def _vectors(self, page: dict) -> list[np.ndarray]:
         """The sentence vectors of a page read with `_vector_field`."""
         if self.vectors_in_metadata:
-            return [decode_vector(m["vector"]) for m in page["metadatas"]]
+            return decode_vectors([m["vector"] for m in page["metadatas"]])
         return list(np.asarray(page["embeddings"], dtype=np.float32))
 
     def nearest_passages(self, vector: np.ndarray, n: int) -> list[tuple[str, str, dict]]:
@@ -388,6 +391,14 @@ def encode_vector(vector: np.ndarray) -> str:
 
 def decode_vector(text: str) -> np.ndarray:
     return np.frombuffer(base64.b64decode(text), dtype="<f2").astype(np.float32)
+
+
+def decode_vectors(texts: list[str]) -> list[np.ndarray]:
+    """`decode_vector` of each, in one pass when none is padded (a dimension divisible by 3,
+    as 384 and 768 are): ~600 vectors a question at 100,000 passages took 2.5 ms one by one."""
+    if not texts or any(text.endswith("=") for text in texts) or len({len(text) for text in texts}) > 1:
+        return [decode_vector(text) for text in texts]
+    return list(np.frombuffer(base64.b64decode("".join(texts)), dtype="<f2").astype(np.float32).reshape(len(texts), -1))
 
 
 def sentence_ids_of(text: str, meta: dict) -> list[str]:

@@ -68,6 +68,29 @@ def test_a_reader_without_the_terms_cache_builds_the_same_index(settings):
         close_client(client)
 
 
+def test_an_index_read_during_a_write_that_was_killed_is_not_trusted_after_it(settings, tmp_path):
+    """A reader builds the index after an ingest committed a document; the ingest is then
+    killed halfway through the next one, before it bumps the revision. The write's mark
+    stays, so the reader's next index holds what the kill left, not what it read before."""
+    folder = tmp_path / "docs"
+    shutil.copytree(SEED_CORPUS, folder)
+    ingest([str(folder)], "default", settings, progress=False)
+    client = open_client(settings)
+    try:
+        store = CorpusStore(client, settings, "default", None)
+        cache = lexical_cache(settings.data_dir)
+        store.begin_write("killed-host:4242")
+        store.bump_revision()  # one document committed
+        before = lexical_index(store, cache)
+        gone = before.ids[0]
+        store.passages.delete(ids=[gone])  # the next document half written when the kill came
+        after = lexical_index(store, cache)
+        assert gone not in after.ids and len(after.ids) == len(before.ids) - 1
+        _assert_same(after, _full_rebuild(store))
+    finally:
+        close_client(client)
+
+
 def test_building_an_index_shows_no_notes_of_bm25s_below_a_warning(caplog):
     """bm25s sets its logger to DEBUG when imported; with any handler on the root logger,
     `qa ingest` printed "DEBUG:bm25s:Building index from tokens"."""

@@ -10,7 +10,7 @@ from retrieval.engine import Engine
 from retrieval.ingest.pipeline import ingest
 from retrieval.search.embeddings import SentenceEmbeddings
 from retrieval.store.client import open_client
-from retrieval.store.corpus import CorpusStore, decode_vector, encode_vector
+from retrieval.store.corpus import CorpusStore, decode_vector, decode_vectors, encode_vector
 from retrieval.store.naming import passages_collection, sentences_collection
 from tests.support.seed import SEED_CORPUS, SHOIGU_SENTENCE
 
@@ -46,6 +46,16 @@ def test_a_vector_survives_its_metadata_form_to_float16_precision():
     text = encode_vector(vector)
     assert isinstance(text, str) and len(text) == 1024  # 768 bytes, base64
     assert np.abs(decode_vector(text) - vector).max() < 1e-3
+
+
+@pytest.mark.parametrize("dim", [384, 100])  # 100: each text padded, so not decoded as one
+def test_a_page_of_vectors_decodes_as_each_one_alone(dim):
+    vectors = np.random.default_rng(3).normal(size=(5, dim)).astype(np.float32)
+    texts = [encode_vector(v) for v in vectors]
+    decoded = decode_vectors(texts)
+    assert len(decoded) == 5 and all(d.shape == (dim,) for d in decoded)
+    assert all(np.array_equal(d, decode_vector(t)) for d, t in zip(decoded, texts))
+    assert np.abs(np.stack(decoded) - vectors).max() < 1e-2 and decode_vectors([]) == []
 
 
 def test_a_new_corpus_is_answered_without_searching_its_sentences(settings):
