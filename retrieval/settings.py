@@ -162,9 +162,6 @@ class Settings(BaseSettings):
         """QA_SLACK_CHANNEL_CORPORA as channel id -> corpus."""
         return parse_channel_corpora(self.slack_channel_corpora)
 
-    def corpus_for_channel(self, channel: str | None) -> str:
-        return self.channel_corpora.get(channel or "", self.corpus)
-
 
 def parse_channel_corpora(value: str) -> dict[str, str]:
     """'C0123=handbook,C0456=news' as a dict; the one parser of that format."""

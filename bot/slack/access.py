@@ -320,6 +320,14 @@ class AccessControl:
             return fallback if fallback.allowed else admission
         return admission
 
+    def decide_post(self, asker: Asker, corpus: str) -> Admission:
+        """Whether `asker` may post an answer from `corpus` into `asker.channel`: admitted
+        there, to that same corpus, so nobody there reads a corpus they may not ask."""
+        admission = self.decide(asker)
+        if admission.allowed and admission.corpus != corpus:
+            return Admission(None, f"Sorry, this answer comes from the corpus '{corpus}', which this channel does not search.")
+        return admission
+
     def _decide(self, asker: Asker, rules_channel: str | None) -> Admission:
         policy = self.policy(asker.workspace)
         rule = policy.rule_for(rules_channel)

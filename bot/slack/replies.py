@@ -69,18 +69,14 @@ class Replier:
         return self.access.decide(asker)
 
     def shareable(self, answer_id: str, asker: Asker) -> tuple[Answer | None, str | None]:
-        """The stored answer `asker` may post to `asker.channel`, or why not: the poster must
-        be admitted there, to the corpus the answer came from."""
+        """The stored answer `asker` may post to `asker.channel`, or why not (the access
+        rule's decide_post)."""
         stored = self.state.load_answer(answer_id)
         if stored is None:
             return None, "Sorry, that answer is too old to post."
         answer, corpus = stored
-        admission = self.admit(asker)
-        if not admission.allowed:
-            return None, admission.refusal
-        if admission.corpus != corpus:
-            return None, f"Sorry, this answer comes from the corpus '{corpus}', which this channel does not search."
-        return answer, None
+        admission = self.access.decide_post(asker, corpus)
+        return (answer, None) if admission.allowed else (None, admission.refusal)
 
     def reply(self, question: str, admission: Admission, channel: str, thread_ts: str | None, *,
               ephemeral: bool = False, on_draft: Callable[[str], None] | None = None, give_up: bool = False) -> Reply:

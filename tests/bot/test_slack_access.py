@@ -198,6 +198,21 @@ def test_the_share_button_is_checked_again_when_clicked(world, rules):
     assert "closed to you" in line["text"] and line["response_type"] == "ephemeral"
 
 
+def test_an_answer_is_not_posted_where_the_channel_now_searches_another_corpus(world, rules):
+    c = "CHANDBOOK"
+    world.form(slash_command("How many days of paid leave do employees get?", c, world.fake.response_url("moved-1"), user=HR))
+    [private] = world.fake.wait_for(lambda: world.fake.responses("moved-1"))
+    assert LEAVE in all_text(private)
+    rules(RULES.replace('[channels.CHANDBOOK]\ncorpus = "handbook"', '[channels.CHANDBOOK]\ncorpus = "default"'))
+    before = len(world.fake.posts(c))
+    world.action(block_action("post_answer", _button_value(private["blocks"], "post_answer"), c,
+                              world.fake.response_url("moved-2"), user=HR))
+    world.settle()
+    assert len(world.fake.posts(c)) == before
+    [line] = world.fake.responses("moved-2")
+    assert "comes from the corpus 'handbook'" in line["text"] and line["response_type"] == "ephemeral"
+
+
 def test_a_post_slack_refuses_is_one_ephemeral_line(world):
     c = "CNEWS"
     world.fake.closed_channels.add(c)
