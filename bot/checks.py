@@ -131,7 +131,7 @@ def _slack(settings: Settings) -> list[Check]:
     checks = []
     if settings.slack_app_token is not None:
         if settings.slack_app_token.get_secret_value().startswith("xapp-"):
-            checks.append(Check("Slack mode", True, "Socket Mode (SLACK_APP_TOKEN)"))
+            checks.append(_app_token(settings))
         else:
             checks.append(Check("Slack mode", False, "SLACK_APP_TOKEN is not an app-level token (xapp-...); create one "
                                 "with connections:write under Basic Information > App-Level Tokens, or unset it for HTTP mode"))
@@ -199,6 +199,25 @@ def _bot_token(settings: Settings) -> Check:
         return Check("Slack bot token", False, f"cannot reach Slack at {settings.slack_api_url} ({type(exc).__name__}); "
                      "check the network, or SLACK_API_URL")
     return Check("Slack bot token", True, f"valid: bot {identity.get('user_id')} in team {identity.get('team_id')}")
+
+
+def _app_token(settings: Settings) -> Check:
+    """Socket Mode's token, tried as `qa serve` will use it: apps.connections.open hands out a
+    connection URL (which nothing opens) or says why not."""
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError
+
+    client = WebClient(base_url=settings.slack_api_url, timeout=SLACK_TIMEOUT)
+    try:
+        client.apps_connections_open(app_token=settings.slack_app_token.get_secret_value())
+    except SlackApiError as exc:
+        error = exc.response.get("error") if exc.response is not None else None
+        return Check("Slack mode", False, f"Slack rejected SLACK_APP_TOKEN ({error or exc.response.status_code}); copy a "
+                     "current app-level token with connections:write from Basic Information > App-Level Tokens")
+    except Exception as exc:  # never echo the request: it holds the token
+        return Check("Slack mode", False, f"cannot reach Slack at {settings.slack_api_url} ({type(exc).__name__}); "
+                     "check the network, or SLACK_API_URL")
+    return Check("Slack mode", True, "Socket Mode (SLACK_APP_TOKEN accepted)")
 
 
 def _access(settings: Settings) -> list[Check]:

@@ -35,6 +35,15 @@ def load_settings(ctx: click.Context, **overrides):
         raise UsageFailure(f"invalid setting: {problems}") from None
 
 
+def _numbered_lines(file):
+    """Each line of `file` with its number; a file that is not UTF-8 is a usage error, not a
+    traceback (decoded a block at a time, so no line number is given)."""
+    try:
+        yield from enumerate(file, 1)
+    except UnicodeDecodeError:
+        raise UsageFailure(f"{file.name}: not UTF-8 text") from None
+
+
 def holder(ctx: click.Context):
     """This command as another qa process sees it when this one holds the index: `qa serve`
     and `qa chat` are long-running (the other refuses at once rather than wait for them);
@@ -83,7 +92,7 @@ def _check_corpus(ctx, param, value):
 
 @click.group()
 @click.version_option(package_name="qa-bot")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), envvar="QA_DATA_DIR",
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Data directory for the embedded index (default: $QA_DATA_DIR or ./.qa).")
 @click.pass_context
 def cli(ctx: click.Context, data_dir: Path | None):
@@ -194,7 +203,7 @@ def ask(ctx, question, corpus, batch, as_json, stream):
         return
     from retrieval.errors import UsageError
 
-    for number, line in enumerate(batch, 1):
+    for number, line in _numbered_lines(batch):
         if not line.strip():
             continue
         try:
@@ -351,8 +360,8 @@ def remove(ctx, corpus):
 
 
 @cli.command()
-@click.option("--host", default="0.0.0.0", show_default=True, envvar="QA_SERVE_HOST", help="HTTP mode: address to listen on.")
-@click.option("--port", default=3000, show_default=True, type=click.IntRange(1, 65535), envvar="QA_SERVE_PORT", help="HTTP mode: port.")
+@click.option("--host", help="HTTP mode: address to listen on (default: $QA_SERVE_HOST or 0.0.0.0).")
+@click.option("--port", type=click.IntRange(1, 65535), help="HTTP mode: port (default: $QA_SERVE_PORT or 3000).")
 @click.pass_context
 @user_errors
 def serve(ctx, host, port):
@@ -370,7 +379,7 @@ def serve(ctx, host, port):
     from bot.handoff import taking_ingests
     from bot.slack.server import serve as run
 
-    settings = load_settings(ctx)
+    settings = load_settings(ctx, serve_host=host, serve_port=port)
     checks = run_checks(settings, slack=True, holder=holder(ctx))
     found = problems(checks)
     if found:
@@ -384,7 +393,7 @@ def serve(ctx, host, port):
             logging.getLogger("qa.serve").warning("%s: %s", check.name, check.detail)
     # An embedded index is this process's from the checks on: `qa ingest` hands its work here.
     with taking_ingests(settings):
-        run(settings, host, port, holder(ctx))
+        run(settings, holder(ctx))
 
 
 @cli.command()

@@ -103,6 +103,8 @@ class Settings(BaseSettings):
         60.0, alias="QA_STATE_CLAIM_TIMEOUT", gt=0, le=3600,
         description="Seconds after which a question a replica claimed, did not answer and stopped renewing (it died mid-answer) is answered by another replica: the one Slack's next retry reaches, or the first whose claim sweeper finds it.",
     )
+    serve_host: str = Field("0.0.0.0", alias="QA_SERVE_HOST", min_length=1, description="Where qa serve listens in HTTP mode: the address.")
+    serve_port: int = Field(3000, alias="QA_SERVE_PORT", ge=1, le=65535, description="Where qa serve listens in HTTP mode: the port.")
 
     @field_validator("chroma_host")
     @classmethod

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.adapter.asgi import SlackRequestHandler
 from slack_bolt.adapter.asgi.http_request import AsgiHttpRequest
+from slack_sdk.errors import SlackApiError
 
 from retrieval.engine import Engine
 from retrieval.errors import QAError
@@ -157,7 +158,7 @@ def warm(engine: Engine, settings: Settings) -> None:
             log.warning("corpus '%s' not ready: %s", corpus, exc)
 
 
-def serve(settings: Settings, host: str, port: int, holder=None) -> None:
+def serve(settings: Settings, holder=None) -> None:
     if settings.slack_app_token is None and settings.slack_signing_secret is None:
         raise QAError("HTTP mode needs SLACK_SIGNING_SECRET to verify requests (or set SLACK_APP_TOKEN for Socket Mode)")
     if settings.oauth_install and settings.slack_app_token is not None:
@@ -173,6 +174,7 @@ def serve(settings: Settings, host: str, port: int, holder=None) -> None:
             return
         import uvicorn
 
+        host, port = settings.serve_host, settings.serve_port
         log.info("serving Slack over HTTP on %s:%d (/slack/events, /health%s)", host, port,
                  ", /slack/install, /slack/oauth_redirect" if settings.oauth_install else "")
         uvicorn.run(asgi_app(bot.app, engine), host=host, port=port, log_level="info", access_log=False)
@@ -186,11 +188,14 @@ def serve_socket_mode(app: App, app_token: str) -> None:
     connection closed, the sweeper stopped, the answers under way finished."""
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
+    handler = SocketModeHandler(app, app_token)
+    try:
+        handler.connect()
+    except SlackApiError as exc:  # the token revoked since the start-up checks: Slack's code, never the request
+        raise QAError(f"Slack refused the Socket Mode connection ({exc.response.get('error')}); check SLACK_APP_TOKEN") from None
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    handler = SocketModeHandler(app, app_token)
-    handler.connect()
     log.info("serving Slack over Socket Mode")
     while not stop.wait(1.0):  # (a timed wait: signal handlers run between its rounds)
         pass

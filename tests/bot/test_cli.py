@@ -246,6 +246,13 @@ def test_a_bad_batch_line_is_named(tmp_path, line, message):
     assert result.exit_code == 2 and "line 1" in result.output and message in result.output
 
 
+def test_a_batch_file_that_is_not_utf8_is_one_line(tmp_path):
+    (tmp_path / "b.jsonl").write_bytes('{"question": "Who ran the caf\u00e9?"}\n'.encode("latin-1"))
+    result = CliRunner().invoke(cli, ["ask", "--batch", str(tmp_path / "b.jsonl")])
+    assert result.exit_code == 2 and "not UTF-8 text" in result.output
+    assert isinstance(result.exception, SystemExit)  # a usage error, not an exception escaping
+
+
 def stored_text(corpus: str = "default") -> str:
     from retrieval.settings import Settings
     from retrieval.store.client import close_client, open_client

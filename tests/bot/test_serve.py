@@ -44,6 +44,25 @@ def test_qa_serve_answers_a_signed_mention_and_logs_no_token(tmp_path):
     assert "serving Slack over HTTP" in log and TOKEN not in log
 
 
+def test_qa_serve_listens_where_the_env_file_says(tmp_path):
+    fake, port = FakeSlack(), free_port()
+    (tmp_path / ".env").write_text(f"QA_SERVE_HOST=127.0.0.1\nQA_SERVE_PORT={port}\nSLACK_SIGNING_SECRET={SECRET}\n")
+    env = {key: value for key, value in os.environ.items() if key not in ("QA_SERVE_HOST", "QA_SERVE_PORT", "SLACK_SIGNING_SECRET")}
+    env |= {"QA_DATA_DIR": str(tmp_path / "data"), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT),
+            "SLACK_API_URL": fake.api_url, "SLACK_BOT_TOKEN": TOKEN}
+    subprocess.run([sys.executable, "-m", "bot.cli", "ingest", str(SEED_CORPUS)], env=env, check=True, capture_output=True)
+    process = launch_serve(env, port, open(tmp_path / "serve.log", "w"), flags=False, cwd=tmp_path)
+    try:
+        body = json.dumps(event_callback(app_mention("What did Shoigu ask Wallace?", "CDOTENV")))
+        assert post_signed(f"http://127.0.0.1:{port}/slack/events", body, "application/json", SECRET).status_code == 200
+        fake.wait_for(lambda: fake.posts("CDOTENV"))
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        fake.close()
+    assert f"on 127.0.0.1:{port}" in (tmp_path / "serve.log").read_text()
+
+
 def test_qa_serve_refuses_http_mode_without_a_signing_secret(tmp_path):
     fake = FakeSlack()  # the start-up checks call auth.test: keep it on loopback
     env = {**os.environ, "QA_DATA_DIR": str(tmp_path), "PYTHONPATH": str(ROOT), "SLACK_BOT_TOKEN": TOKEN,

@@ -22,7 +22,7 @@ TOKEN = "xoxb-socket-test-SECRET"
 
 def test_socket_mode_answers_a_mention_and_an_ask_once_across_a_retry_and_a_disconnect(tmp_path):
     fake = FakeSlack()
-    sockets = FakeSocketMode(fake)
+    sockets = FakeSocketMode(fake, APP_TOKEN)
     with FakeOpenAI(Step(delay=3), citing(SHOIGU_SENTENCE, "Shoigu asked him to explain [P].")) as model:
         env = {**os.environ, "QA_DATA_DIR": str(tmp_path / "data"), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT),
                "SLACK_API_URL": fake.api_url, "SLACK_BOT_TOKEN": TOKEN, "SLACK_APP_TOKEN": APP_TOKEN,
@@ -35,7 +35,7 @@ def test_socket_mode_answers_a_mention_and_an_ask_once_across_a_retry_and_a_disc
             fake.wait_for(lambda: sockets.connections or process.poll() is not None, timeout=180)
             assert process.poll() is None, (tmp_path / "serve.log").read_text()[-2000:]
             opened = [c for c in fake.calls if c.method == "apps.connections.open"]
-            assert len(opened) == 1 and sockets.paths == ["/link/1"]
+            assert len(opened) == 2 and sockets.paths == ["/link/2"]  # the start-up check's URL is never opened
 
             mention = event_callback(app_mention("What did Shoigu ask Wallace?", "CSOCKET"), "Ev0SOCKET")
             first = sockets.send("events_api", mention)
@@ -45,7 +45,7 @@ def test_socket_mode_answers_a_mention_and_an_ask_once_across_a_retry_and_a_disc
             fake.wait_for(lambda: sockets.acked(retry))  # a retry is acked like any envelope
             sockets.disconnect()  # ...when Slack refreshes the connection
             fake.wait_for(lambda: len(sockets.connections) == 2)
-            assert sockets.paths == ["/link/1", "/link/2"]
+            assert sockets.paths == ["/link/2", "/link/3"]
 
             ask = sockets.send("slash_commands", slash_command("What did Shoigu ask Wallace?", "CSOCKET",
                                                                fake.response_url("ask")))
@@ -65,3 +65,22 @@ def test_socket_mode_answers_a_mention_and_an_ask_once_across_a_retry_and_a_disc
             fake.close()
     text = (tmp_path / "serve.log").read_text()
     assert "serving Slack over Socket Mode" in text and TOKEN not in text and APP_TOKEN not in text
+
+
+def test_a_socket_mode_token_revoked_after_the_checks_ends_serve_with_one_line(tmp_path):
+    fake = FakeSlack()
+    sockets = FakeSocketMode(fake, APP_TOKEN)
+    # The start-up check's call is accepted; by the connection's own call the token is revoked.
+    fake.script("apps.connections.open", None, (200, {}, {"ok": True, "url": sockets.new_url()}),
+                (200, {}, {"ok": False, "error": "invalid_auth"}))
+    env = {**os.environ, "QA_DATA_DIR": str(tmp_path / "data"), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT),
+           "SLACK_API_URL": fake.api_url, "SLACK_BOT_TOKEN": TOKEN, "SLACK_APP_TOKEN": APP_TOKEN}
+    env.pop("SLACK_SIGNING_SECRET", None)
+    try:
+        subprocess.run([sys.executable, "-m", "bot.cli", "ingest", str(SEED_CORPUS)], env=env, check=True, capture_output=True)
+        result = subprocess.run([sys.executable, "-m", "bot.cli", "serve"], env=env, capture_output=True, text=True, timeout=300)
+    finally:
+        fake.close()
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "Error: Slack refused the Socket Mode connection (invalid_auth); check SLACK_APP_TOKEN" in result.stderr
+    assert APP_TOKEN not in result.stderr + result.stdout and sockets.connections == []

@@ -15,7 +15,7 @@ from retrieval.store.corpus import CorpusStore
 from tests.support.openai_fake import FakeOpenAI, Step
 from tests.support.ports import free_port
 from tests.support.seed import SEED_CORPUS
-from tests.support.slack_fake import FakeSlack
+from tests.support.slack_fake import FakeSlack, FakeSocketMode
 
 pytestmark = pytest.mark.integration
 TOKEN = "xoxb-startup-SECRET-value"
@@ -84,6 +84,34 @@ def test_serve_with_the_store_down_and_no_token_says_both(monkeypatch, slack):
     assert "  - store: cannot reach the Chroma server at 127.0.0.1:" in result.output
     assert "  - Slack bot token: SLACK_BOT_TOKEN is not set; copy the Bot User OAuth Token" in result.output
     assert slack.calls == []
+
+
+@pytest.mark.parametrize("app_token, error", [("xapp-1-revoked-SECRET", "invalid_auth"),
+                                              ("xoxb-not-an-app-token-SECRET", None)])
+def test_a_socket_mode_token_slack_refuses_is_a_problem_serve_names(settings, slack, monkeypatch, app_token, error):
+    ingest([str(SEED_CORPUS)], "default", settings, progress=False)
+    FakeSocketMode(slack, "xapp-1-the-real-one-SECRET")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("SLACK_APP_TOKEN", app_token)
+    result = run("serve")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    [problem] = result.output.strip().splitlines()[1:]
+    if error:  # tried with Slack, as serve would use it
+        assert problem.startswith(f"  - Slack mode: Slack rejected SLACK_APP_TOKEN ({error}); copy")
+    else:
+        assert problem.startswith("  - Slack mode: SLACK_APP_TOKEN is not an app-level token (xapp-...)")
+    assert app_token not in result.output and TOKEN not in result.output
+
+
+def test_doctor_accepts_the_socket_mode_token_slack_accepts(settings, slack, monkeypatch):
+    ingest([str(SEED_CORPUS)], "default", settings, progress=False)
+    FakeSocketMode(slack, "xapp-1-the-real-one-SECRET")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-1-the-real-one-SECRET")
+    result = run("doctor")
+    assert result.exit_code == 0, result.output
+    assert statuses(result.output)["Slack mode"] == "ok" and "SECRET" not in result.output
+    assert [c.method for c in slack.calls] == ["apps.connections.open", "auth.test"]
 
 
 def test_slack_out_of_reach_is_a_problem_not_a_hang(settings, monkeypatch):

@@ -9,10 +9,13 @@ import time
 import httpx
 
 
-def start_serve(env: dict, port: int, log=subprocess.DEVNULL, timeout: float = 180) -> subprocess.Popen:
-    """`qa serve` in HTTP mode on 127.0.0.1:`port`, returned once /health answers 200."""
-    process = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                               env=env, stdout=log, stderr=subprocess.STDOUT)
+def start_serve(env: dict, port: int, log=subprocess.DEVNULL, timeout: float = 180, flags: bool = True,
+                cwd=None) -> subprocess.Popen:
+    """`qa serve` in HTTP mode on 127.0.0.1:`port`, returned once /health answers 200.
+    Without `flags`, it is told where to listen by its settings alone (environment, .env in `cwd`)."""
+    where = ["--host", "127.0.0.1", "--port", str(port)] if flags else []
+    process = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", *where],
+                               env=env, stdout=log, stderr=subprocess.STDOUT, cwd=cwd)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

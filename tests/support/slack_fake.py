@@ -224,7 +224,12 @@ class FakeSlack:
             if body.get("usergroup") not in self.usergroups:
                 return 200, {}, {"ok": False, "error": "no_such_subteam"}
             return 200, {}, {"ok": True, "users": self.usergroups[body["usergroup"]]}
-        if method == "apps.connections.open" and self.socket_mode is not None:
+        if method == "apps.connections.open":  # only the app-level token of a Socket Mode app
+            token = Call(method, body, 0, "", 0, True, authorization).token or ""
+            if not token.startswith("xapp-"):
+                return 200, {}, {"ok": False, "error": "not_allowed_token_type"}
+            if self.socket_mode is None or token != self.socket_mode.app_token:
+                return 200, {}, {"ok": False, "error": "invalid_auth"}
             return 200, {}, {"ok": True, "url": self.socket_mode.new_url()}
         if method == "auth.test":
             return 200, {}, {"ok": True, "user_id": BOT_USER, "bot_id": BOT_ID, "team_id": TEAM, "user": "qa", "team": "Test"}
@@ -278,9 +283,11 @@ class FakeSocketMode:
     refresh), and every message the app sends back is recorded (acks carry envelope_id);
     `disconnect` asks the app to reconnect, which it does through apps.connections.open."""
 
-    def __init__(self, slack: FakeSlack):
+    def __init__(self, slack: FakeSlack, app_token: str):
+        """`app_token`: the app-level token apps.connections.open accepts (any other: invalid_auth)."""
         from websockets.sync.server import serve
 
+        self.app_token = app_token
         self.connections: list = []
         self.paths: list[str] = []
         self.received: list[dict] = []
