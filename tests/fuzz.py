@@ -136,7 +136,6 @@ def splitter(result: Result, budget: Budget, base_seed: int | None) -> None:
          {"doc": sp.documents}),
         ("nothing left out", inner(sp.test_a_sentence_is_left_out_only_when_it_has_no_words_repeats_one_or_is_in_a_digest),
          doc_and_window),
-        ("deterministic", inner(sp.test_splitting_is_deterministic), doc_and_window),
     ], base_seed)
 
 

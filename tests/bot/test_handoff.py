@@ -505,8 +505,7 @@ def test_after_qa_serve_is_killed_its_stale_socket_is_ignored_and_qa_ingest_runs
     finally:
         fake.close()
     assert stat.S_ISSOCK(os.stat(socket_path(settings)).st_mode)  # left behind
-    started = time.monotonic()
     done = qa_ingest(env, tmp_path, str(tmp_path / "new"), "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["added"] == [str(tmp_path / "new" / "canteen.txt")]
-    assert "qa serve" not in done.stderr and time.monotonic() - started < 60
+    assert "qa serve" not in done.stderr

@@ -2,12 +2,13 @@
 WebSocket server speaking Slack's Socket Mode protocol: apps.connections.open on the fake
 Web API hands out its ws:// URL, `hello`, envelopes acked by envelope_id, and `disconnect`
 with a reconnect. The model, chain and Chroma are real; the answer is slow (a scripted
-OpenAI-compatible model) so the disconnect lands mid-answer."""
+OpenAI-compatible model held until the test lets it reply) so the disconnect lands mid-answer."""
 
 import json
 import os
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -23,7 +24,8 @@ TOKEN = "xoxb-socket-test-SECRET"
 def test_socket_mode_answers_a_mention_and_an_ask_once_across_a_retry_and_a_disconnect(tmp_path):
     fake = FakeSlack()
     sockets = FakeSocketMode(fake, APP_TOKEN)
-    with FakeOpenAI(Step(delay=3), citing(SHOIGU_SENTENCE, "Shoigu asked him to explain [P].")) as model:
+    held = threading.Event()  # the mention's answer waits for it: the disconnect lands mid-answer
+    with FakeOpenAI(Step(gate=held), citing(SHOIGU_SENTENCE, "Shoigu asked him to explain [P].")) as model:
         env = {**os.environ, "QA_DATA_DIR": str(tmp_path / "data"), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT),
                "SLACK_API_URL": fake.api_url, "SLACK_BOT_TOKEN": TOKEN, "SLACK_APP_TOKEN": APP_TOKEN,
                "QA_LLM": "openai:gpt-4o-mini", "QA_LLM_BASE_URL": model.base_url, "QA_LLM_API_KEY": "sk-test"}
@@ -46,6 +48,8 @@ def test_socket_mode_answers_a_mention_and_an_ask_once_across_a_retry_and_a_disc
             sockets.disconnect()  # ...when Slack refreshes the connection
             fake.wait_for(lambda: len(sockets.connections) == 2)
             assert sockets.paths == ["/link/2", "/link/3"]
+            assert fake.posts("CSOCKET") == []  # still answering
+            held.set()
 
             ask = sockets.send("slash_commands", slash_command("What did Shoigu ask Wallace?", "CSOCKET",
                                                                fake.response_url("ask")))

@@ -3,7 +3,7 @@
 Each request takes the next step of the script (the last step repeats; a step may be a
 function of the request, to quote whichever passage the prompt numbered P2): a reply's content
 (streamed as server-sent events when the request asks for a stream), an HTTP error, a
-delay, or a refusal. Every request body is recorded, so tests can read the prompt that was
+delay or a gate the test opens, or a refusal. Every request body is recorded, so tests can read the prompt that was
 sent. It stands in for a hosted model or a local Ollama / llama.cpp / vLLM server.
 """
 
@@ -17,12 +17,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+GATE_LIMIT = 120  # a test that never opens its gate fails rather than hangs
+
 
 @dataclass
 class Step:
     content: str = ""
     status: int = 200
     delay: float = 0.0  # seconds before the reply starts
+    gate: threading.Event | None = None  # the reply waits until the test sets it (at most GATE_LIMIT s)
     refusal: str | None = None
     headers: tuple[tuple[str, str], ...] = ()
 
@@ -103,6 +106,8 @@ class FakeOpenAI:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 step = fake.next_step(body)
                 time.sleep(step.delay)
+                if step.gate is not None:
+                    step.gate.wait(GATE_LIMIT)
                 try:
                     if step.status != 200:
                         self._send_json(step.status, {"error": {"message": "scripted error", "type": "server_error"}}, step.headers)

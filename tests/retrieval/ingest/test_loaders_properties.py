@@ -113,10 +113,24 @@ def test_a_pdf_loads_whole_or_truncated_is_skipped(lines, cut):
     assert isinstance(part, Skipped) or all(line in part.text for line in lines)
 
 
+def sidecar_is_valid(sidecar: bytes) -> bool:
+    """What README's metadata files may hold, read without the loader: UTF-8 JSON holding an
+    object whose date, when it has one, reads YYYY-MM-DD."""
+    try:
+        meta = json.loads(sidecar.decode("utf-8"))
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return False
+    if not isinstance(meta, dict):
+        return False
+    date = str(meta["date"]).strip() if meta.get("date") else ""
+    return not date or re.fullmatch(r"\d{4}-\d{2}-\d{2}", date) is not None
+
+
 @EXAMPLES
 @given(sidecar=hostile.sidecar_bytes)
 def test_a_bad_sidecar_skips_its_file_with_a_reason_naming_the_sidecar(sidecar):
     [item] = load_one("a.txt", b"Some text.", sidecar)
+    assert isinstance(item, Skipped) == (not sidecar_is_valid(sidecar))
     if isinstance(item, Skipped):
         assert "a.txt.meta.json" in item.reason
         return

@@ -11,7 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
-import time
+import threading
 import uuid
 
 import pytest
@@ -24,7 +24,7 @@ from retrieval.store.client import close_client, open_client
 from retrieval.store.corpus import remove_corpus
 from retrieval.store.lease import Lease
 from retrieval.store.naming import lease_collection
-from retrieval.store.process_lock import StoreBusy
+from retrieval.store.process_lock import Holder, StoreBusy
 from tests.support.index_checks import audit, problems, qa_env, squad_documents
 from tests.support.seed import ROOT, SEED_CORPUS, SEED_FILE, SHOIGU_SENTENCE
 
@@ -36,17 +36,18 @@ from retrieval.settings import Settings
 from retrieval.store.client import close_client, open_client
 client = open_client(Settings())
 print("held", flush=True)
-time.sleep(float(sys.argv[1]))
+sys.stdin.readline()  # until told to let go (or its stdin closes)
 close_client(client)
 print("released", flush=True)
 time.sleep(600)
 """
 
 
-def hold_store_in_another_process(settings: Settings, seconds: float) -> subprocess.Popen:
-    """A process that opens the embedded store, keeps it `seconds`, then lets go (and lives on)."""
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(seconds)], env=qa_env(settings),
-                              stdout=subprocess.PIPE, text=True)
+def hold_store_in_another_process(settings: Settings) -> subprocess.Popen:
+    """A process that opens the embedded store and keeps it until a line reaches its stdin,
+    then lets go (and lives on)."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER], env=qa_env(settings),
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
     return holder
 
@@ -64,10 +65,10 @@ def test_ingest_next_to_qa_chat_refuses_in_one_line_and_the_chat_keeps_answering
         assert chat.stdout.readline().startswith("Asking corpus 'default'")  # warm: it holds the index
         (tmp_path / "new").mkdir()
         (tmp_path / "new" / "canteen.txt").write_text("The canteen serves lentil soup on Fridays.")
-        started = time.monotonic()
-        refused = subprocess.run([sys.executable, "-m", "bot.cli", "ingest", str(tmp_path / "new")], env=env,
-                                 capture_output=True, text=True, cwd=tmp_path)
-        assert refused.returncode == 1 and time.monotonic() - started < 20  # at once: no waiting for a chat
+        # At once: with a lock wait of ten minutes, waiting for the chat would outlast the timeout.
+        refused = subprocess.run([sys.executable, "-m", "bot.cli", "ingest", str(tmp_path / "new")],
+                                 env={**env, "QA_LOCK_WAIT": "600"}, capture_output=True, text=True, cwd=tmp_path, timeout=120)
+        assert refused.returncode == 1
         [line] = refused.stderr.strip().splitlines()
         assert f"in use by `qa chat` (pid {chat.pid})" in line and "one process at a time" in line
         assert "stop it first" in line and "chroma run --path" in line and "CHROMA_HOST" in line and "CHROMA_PORT" in line
@@ -84,24 +85,29 @@ def test_ingest_next_to_qa_chat_refuses_in_one_line_and_the_chat_keeps_answering
 
 
 def test_a_short_command_waits_for_the_store_and_a_killed_holder_leaves_no_lock(settings):
-    holder = hold_store_in_another_process(settings, seconds=1.5)
+    holder = hold_store_in_another_process(settings)
     try:
         with pytest.raises(StoreBusy, match=r"still in use by `python` \(pid \d+\) after waiting 0.2 s \(QA_LOCK_WAIT\)"):
             open_client(settings.model_copy(update={"lock_wait": 0.2}))
-        started = time.monotonic()
-        client = open_client(settings.model_copy(update={"lock_wait": 30}))  # waits for the holder to let go
-        assert 0.5 < time.monotonic() - started < 25
+        waiting, opened = threading.Event(), []
+        waiter = threading.Thread(target=lambda: opened.append(open_client(
+            settings.model_copy(update={"lock_wait": 60}), Holder(on_wait=lambda _: waiting.set()))))
+        waiter.start()
+        assert waiting.wait(30) and not opened  # it waits for the holder...
+        holder.stdin.write("let go\n")
+        holder.stdin.flush()
+        assert holder.stdout.readline().strip() == "released"
+        waiter.join(60)
+        [client] = opened  # ...and opens the store once it lets go
         close_client(client)
     finally:
         holder.kill()
         holder.wait()
 
-    holder = hold_store_in_another_process(settings, seconds=600)
+    holder = hold_store_in_another_process(settings)
     holder.kill()  # SIGKILL while holding: the kernel drops the lock with the process
     holder.wait()
-    started = time.monotonic()
-    close_client(open_client(settings.model_copy(update={"lock_wait": 0})))
-    assert time.monotonic() - started < 5
+    close_client(open_client(settings.model_copy(update={"lock_wait": 0})))  # no wait allowed, none needed
 
 
 def test_an_engine_that_closes_lets_another_process_in(settings):
@@ -109,7 +115,7 @@ def test_an_engine_that_closes_lets_another_process_in(settings):
     engine = Engine(settings)
     assert not engine.answer("What did Shoigu ask Wallace?").abstained
     engine.close()
-    holder = hold_store_in_another_process(settings, seconds=0)  # would wait for ever while the engine held it
+    holder = hold_store_in_another_process(settings)  # would wait for ever while the engine held it
     holder.kill()
     holder.wait()
     assert not engine.answer("What did Shoigu ask Wallace?").abstained  # opens the store again
@@ -224,13 +230,14 @@ def test_a_lease_whose_holder_died_or_stopped_beating_is_taken_over(server_env, 
     dead.wait()
     client.create_collection(lease_collection(corpus), embedding_function=None,
                              metadata={"host": socket.gethostname(), "pid": dead.pid, "command": "qa ingest", "beat": 0})
-    started = time.monotonic()
-    with Lease(client, settings, corpus):  # its process is gone: taken over at once
-        assert time.monotonic() - started < 2
+    waited: list[str] = []
+    with Lease(client, settings.model_copy(update={"lock_wait": 0}), corpus, Holder(on_wait=waited.append)):
+        assert waited == []  # its process is gone: taken over at once, with no wait allowed
 
     monkeypatch.setattr(lease, "STALE_AFTER", 1.0)
     client.create_collection(lease_collection(corpus), embedding_function=None,
                              metadata={"host": "another-machine", "pid": 1, "command": "qa ingest", "beat": 0})
-    started = time.monotonic()
-    with Lease(client, settings, corpus):  # on another machine: taken over once it stops beating
-        assert 1.0 <= time.monotonic() - started < 5
+    with pytest.raises(StoreBusy), Lease(client, settings.model_copy(update={"lock_wait": 0.2}), corpus):
+        pass  # on another machine, not yet silent for STALE_AFTER: not taken over
+    with Lease(client, settings, corpus, Holder(on_wait=waited.append)):  # taken over once it stops beating
+        assert len(waited) == 1 and "another-machine" in waited[0]
