@@ -217,12 +217,15 @@ def test_the_sweeper_thread_sweeps_every_interval_and_stops_when_told(world):
     dead = SlackState(slack_state(world.settings.data_dir), claim_timeout=0.2)
     assert dead.claim_event(f"Ev0THREAD{uuid.uuid4().hex[:6]}", {"kind": "mention"}, now=time.time() - 1)
     replayed: list = []
-    seen = threading.Event()
-    sweeper = Sweeper(state, lambda claim: (replayed.append(claim), seen.set()))
+    seen = threading.Semaphore(0)
+    sweeper = Sweeper(state, lambda claim: (replayed.append(claim), seen.release()))
     assert sweeper.interval == sweep_interval(0.2) == 0.25 and sweep_interval(60) == 15 and sweep_interval(8) == 2
     sweeper.start()
     try:
-        assert seen.wait(10)
+        assert seen.acquire(timeout=10)
+        # A claim that dies after the first sweep is found by a later one: it keeps sweeping.
+        assert dead.claim_event(f"Ev0LATER{uuid.uuid4().hex[:6]}", {"kind": "mention"}, now=time.time() - 1)
+        assert seen.acquire(timeout=10) and sweeper._thread.is_alive()
     finally:
         sweeper.stop()
-    assert not sweeper._thread.is_alive() and len(replayed) == 1
+    assert not sweeper._thread.is_alive() and len(replayed) == 2 and replayed[0] != replayed[1]
