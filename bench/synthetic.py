@@ -119,6 +119,7 @@ def build(data_dir: Path, passages: int, source: Path | None = None, model_cache
         except CorpusNotFound:
             pass
         store = CorpusStore(client, settings, CORPUS, embeddings.name, create=True)
+        store.begin_write("bench/synthetic.py")  # as every writer does: readers then trust no cached index
         from tqdm import tqdm
 
         with tqdm(total=passages, unit="passage", desc="synthetic corpus", disable=not progress) as bar:
@@ -131,7 +132,7 @@ def build(data_dir: Path, passages: int, source: Path | None = None, model_cache
                 store.replace_document(document.source, doc_passages, [content_hash(p.text) for p in doc_passages],
                                        sentence_vecs)
                 bar.update(len(doc_passages))
-        store.bump_revision()
+        store.end_write(finished=True)
     finally:
         close_client(client)  # the embedded index allows one process at a time: let qa commands in
     marker.write_text(json.dumps(wanted))

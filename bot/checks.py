@@ -185,39 +185,39 @@ def _bot_token(settings: Settings) -> Check:
         return Check("Slack bot token", False, "SLACK_BOT_TOKEN is not set; copy the Bot User OAuth Token (xoxb-...) "
                      "from your app's OAuth & Permissions page into the environment or .env")
     from slack_sdk import WebClient
-    from slack_sdk.errors import SlackApiError
 
     client = WebClient(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url,
                        timeout=SLACK_TIMEOUT)
+    identity, failed = _ask_slack(settings, "Slack bot token", "SLACK_BOT_TOKEN", client.auth_test,
+                                  "copy the current Bot User OAuth Token (xoxb-...) from your app's OAuth & Permissions page")
+    return failed or Check("Slack bot token", True, f"valid: bot {identity.get('user_id')} in team {identity.get('team_id')}")
+
+
+def _ask_slack(settings: Settings, name: str, variable: str, call, what_to_do: str):
+    """(call's response, None), or (None, the failed Check): Slack's error code, or that Slack
+    is out of reach. Never the request, which holds the token."""
+    from slack_sdk.errors import SlackApiError
+
     try:
-        identity = client.auth_test()
+        return call(), None
     except SlackApiError as exc:
         error = exc.response.get("error") if exc.response is not None else None
-        return Check("Slack bot token", False, f"Slack rejected SLACK_BOT_TOKEN ({error or exc.response.status_code}); "
-                     "copy the current Bot User OAuth Token (xoxb-...) from your app's OAuth & Permissions page")
-    except Exception as exc:  # no network, DNS, a proxy: never echo the request (it holds the token)
-        return Check("Slack bot token", False, f"cannot reach Slack at {settings.slack_api_url} ({type(exc).__name__}); "
-                     "check the network, or SLACK_API_URL")
-    return Check("Slack bot token", True, f"valid: bot {identity.get('user_id')} in team {identity.get('team_id')}")
+        return None, Check(name, False, f"Slack rejected {variable} ({error or exc.response.status_code}); {what_to_do}")
+    except Exception as exc:  # no network, DNS, a proxy
+        return None, Check(name, False, f"cannot reach Slack at {settings.slack_api_url} ({type(exc).__name__}); "
+                           "check the network, or SLACK_API_URL")
 
 
 def _app_token(settings: Settings) -> Check:
     """Socket Mode's token, tried as `qa serve` will use it: apps.connections.open hands out a
     connection URL (which nothing opens) or says why not."""
     from slack_sdk import WebClient
-    from slack_sdk.errors import SlackApiError
 
     client = WebClient(base_url=settings.slack_api_url, timeout=SLACK_TIMEOUT)
-    try:
-        client.apps_connections_open(app_token=settings.slack_app_token.get_secret_value())
-    except SlackApiError as exc:
-        error = exc.response.get("error") if exc.response is not None else None
-        return Check("Slack mode", False, f"Slack rejected SLACK_APP_TOKEN ({error or exc.response.status_code}); copy a "
-                     "current app-level token with connections:write from Basic Information > App-Level Tokens")
-    except Exception as exc:  # never echo the request: it holds the token
-        return Check("Slack mode", False, f"cannot reach Slack at {settings.slack_api_url} ({type(exc).__name__}); "
-                     "check the network, or SLACK_API_URL")
-    return Check("Slack mode", True, "Socket Mode (SLACK_APP_TOKEN accepted)")
+    _, failed = _ask_slack(settings, "Slack mode", "SLACK_APP_TOKEN",
+                           lambda: client.apps_connections_open(app_token=settings.slack_app_token.get_secret_value()),
+                           "copy a current app-level token with connections:write from Basic Information > App-Level Tokens")
+    return failed or Check("Slack mode", True, "Socket Mode (SLACK_APP_TOKEN accepted)")
 
 
 def _access(settings: Settings) -> list[Check]:
