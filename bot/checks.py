@@ -34,7 +34,7 @@ def slack_configured(settings: Settings) -> bool:
 
 def run_checks(settings: Settings, slack: bool, holder=None) -> list[Check]:
     """Every check, whatever fails: the model, the store, the corpora, and with `slack` the
-    Slack credentials and the feedback file. Leaves the store open (qa serve goes on to use
+    Slack credentials, the access file and the state database. Leaves the store open (qa serve goes on to use
     it; an embedded store stays held by this process, named as `holder` says)."""
     checks = [_model(settings)]
     if settings.llm:
