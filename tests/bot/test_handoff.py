@@ -58,13 +58,14 @@ class RealIngest:
 
 class ScriptedIngest:
     """Stands in for the real ingest where a test must hold one mid-way: records each call,
-    commits every path as a document (or `documents` made-up ones), each after `pause`
-    seconds, reporting progress after each, and reports them all added. With `block`, it
-    waits for that event before the first."""
+    commits every path as a document (or `documents` made-up ones), reporting progress after
+    each, and reports them all added. With `block`, it waits for that event before the first;
+    with `hold`, for that one after the first (a stop then lands mid-ingest)."""
 
-    def __init__(self, block: threading.Event | None = None, documents: int | None = None, pause: float = 0.0):
+    def __init__(self, block: threading.Event | None = None, documents: int | None = None,
+                 hold: threading.Event | None = None):
         self.calls: list[dict] = []
-        self.block, self.documents, self.pause = block, documents, pause
+        self.block, self.documents, self.hold = block, documents, hold
         self.running = self.most_at_once = 0
         self.stopped_by: BaseException | None = None
         self.finished = threading.Event()
@@ -82,8 +83,9 @@ class ScriptedIngest:
                 self.block.wait(10)
             sources = paths if self.documents is None else [f"{paths[0]}/doc{i}.txt" for i in range(self.documents)]
             for done, source in enumerate(sources, 1):
-                time.sleep(self.pause)
                 on_document(source, done, len(sources))
+                if done == 1 and self.hold is not None:
+                    self.hold.wait(30)
             return IngestReport(corpus, added=list(sources), passages_written=len(sources))
         except BaseException as exc:
             self.stopped_by = exc
@@ -249,7 +251,8 @@ def test_garbage_on_the_socket_is_answered_with_an_error_line(settings, bot):
 
 
 def test_a_client_that_goes_away_stops_the_ingest_after_the_document_in_hand(settings, bot):
-    scripted = ScriptedIngest(documents=200, pause=0.02)
+    resume = threading.Event()
+    scripted = ScriptedIngest(documents=200, hold=resume)
     bot(ingest=scripted)
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:  # as `qa ingest` does, then Ctrl-C
         conn.connect(str(socket_path(settings)))
@@ -258,12 +261,14 @@ def test_a_client_that_goes_away_stops_the_ingest_after_the_document_in_hand(set
         with conn.makefile() as lines:
             assert json.loads(lines.readline())["type"] == "accepted"
             assert json.loads(lines.readline())["type"] == "progress"
+    resume.set()  # the client is gone before the second document
     assert scripted.finished.wait(10)
     assert type(scripted.stopped_by).__name__ == "ClientGone"  # raised out of on_document, as Ctrl-C would be
 
 
 def test_a_bot_that_is_stopped_mid_ingest_ends_it_after_the_document_in_hand_and_says_so(settings, bot):
-    scripted = ScriptedIngest(documents=200, pause=0.02)
+    resume = threading.Event()
+    scripted = ScriptedIngest(documents=200, hold=resume)
     server = bot(ingest=scripted)
     failure: list[BaseException] = []
 
@@ -276,7 +281,11 @@ def test_a_bot_that_is_stopped_mid_ingest_ends_it_after_the_document_in_hand_and
     handing_over = threading.Thread(target=client)
     handing_over.start()
     wait_until(lambda: scripted.calls)
-    server.close()  # what `qa serve` does on SIGTERM or Ctrl-C
+    closing = threading.Thread(target=server.close)  # what `qa serve` does on SIGTERM or Ctrl-C
+    closing.start()
+    wait_until(lambda: server._stop.is_set())
+    resume.set()  # the stop is in before the second document
+    closing.join(30)
     assert scripted.finished.is_set()  # close() waited for the ingest to stop
     assert type(scripted.stopped_by).__name__ == "_Stopping"
     handing_over.join(10)
