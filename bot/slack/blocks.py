@@ -61,8 +61,8 @@ def answer_blocks(answer: Answer, answer_id: str | None, *, ephemeral: bool = Fa
         for number, citation in enumerate(answer.citations[:room], 1):
             blocks.append(_section(f"[{number}]\n" + quote_block(citation.quote, SECTION_LIMIT - 8)))
             blocks.append(context_block(citationcontext_block(citation)))
-    else:
-        for number, citation in enumerate(answer.citations[:3]):
+    else:  # as many as the answer has (QA_MAX_CITATIONS, at most 3: the engine decides)
+        for number, citation in enumerate(answer.citations):
             if number == 1:
                 blocks.append(context_block("Also relevant:"))
             blocks.append(_section(quote_block(citation.quote)))
