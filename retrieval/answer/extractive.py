@@ -180,7 +180,7 @@ class ExtractiveAnswerer:
                 break
             if not any(_overlaps(other, q) for q in quotes):
                 quotes.append([other])
-        return quotes
+        return quotes[: self.max_citations]  # a name cited apart from its sentence makes two
 
     def candidates(self, question: str, vector: np.ndarray, passages: list[Document], lexical: LexicalIndex) -> list[Candidate]:
         # Whose words are asked about weighs less in choosing which of them (AnswerSettings.speaker_weight).

@@ -47,6 +47,22 @@ def test_the_company_is_the_one_the_document_keeps_naming_not_the_person_quoted_
     assert quote.endswith("return to talks.")
 
 
+@pytest.mark.parametrize("max_citations", [1, 2, 3])
+def test_a_name_too_far_back_to_quote_with_its_sentence_is_cited_apart_within_the_citation_cap(max_citations):
+    question = "Which carmaker is recalling the vans?"
+    filler = "the recall notice explains at length how the brakes were tested " * 5
+    candidates = passage(
+        question,
+        "Halvorsen Motors builds electric delivery vans in two factories.",
+        f"Drivers were told that {filler.strip()}.",
+        "The carmaker said the recall covers 48,700 vans built since May.",
+    )
+    answerer = ExtractiveAnswerer(store=None, settings=AnswerSettings(min_answerable=0.0), max_citations=max_citations)
+    quotes = [answerer.quote_text(q) for q in answerer.select(candidates, question)]
+    assert 1 <= len(quotes) <= max_citations and quotes[0].startswith("Halvorsen Motors")  # the name first
+    assert max_citations == 1 or quotes[1].startswith("The carmaker said")  # then the sentence it answers
+
+
 def test_she_is_the_person_just_named():
     question = "Who said 900 firefighters were working in shifts?"
     candidates = passage(
