@@ -34,8 +34,9 @@ def slack_configured(settings: Settings) -> bool:
 
 def run_checks(settings: Settings, slack: bool, holder=None) -> list[Check]:
     """Every check, whatever fails: the model, the store, the corpora, and with `slack` the
-    Slack credentials, the access file and the state database. Leaves the store open (qa serve goes on to use
-    it; an embedded store stays held by this process, named as `holder` says)."""
+    Slack credentials, the access file and the state database. Leaves the store open (qa
+    serve goes on to use it; an embedded store stays held by this process, named as `holder`
+    says)."""
     checks = [_model(settings)]
     if settings.llm:
         checks.append(_llm(settings))
