@@ -187,7 +187,7 @@ class ExtractiveAnswerer:
         muted = {t: self.settings.speaker_weight for t in terms(speaker(question))}
         phrases = phrase_coverage(question, muted)
         known, known_coverage = lexical.known_coverage(question)
-        unknown_name = lexical.unknown_names(question)
+        unknown_name = lexical.unknown_names(question, (p.page_content for p in passages))
         kind = expected_kind(question)
         reach = self.settings.context_sentences
         seen: dict[str, Candidate] = {}

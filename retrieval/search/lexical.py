@@ -22,7 +22,7 @@ import sqlite3
 import tempfile
 import time
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -31,7 +31,11 @@ from ..store.naming import lexical_folder, lexical_terms
 
 TOKEN = re.compile(r"\w\w+")
 # Part of the cache key: a change to `terms` must not reuse indexes built the old way.
-TOKENISER_VERSION = "en-plus-snowball-unaccented-2"
+TOKENISER_VERSION = "en-plus-snowball-unaccented-initials-american-3"
+# "U.S.", "U.N.": one word, as "US" and "UN" are, so a question typed either way finds it
+# (news writes them dotted; each letter alone was dropped as too short to be a word).
+_DOTTED_INITIALS = re.compile(r"\b(?:[A-Za-z]\.){2,}")
+_DOTTED_HINT = re.compile(r"\.[A-Za-z]\.")  # a tenth of the cost of the substitution, on news
 
 
 @lru_cache(maxsize=1)
@@ -53,6 +57,16 @@ def _bm25s():
 
 
 @lru_cache(maxsize=1)
+def _american() -> Mapping[str, str]:
+    """British spellings and their American forms ("defence": "defense", "tyre": "tire"):
+    a question typed in one reads the corpus written in the other. Spellings only; words
+    whose meaning differs ("flat", "lorry") are not in it."""
+    from breame.data.spelling_constants import BRITISH_ENGLISH_SPELLINGS
+
+    return BRITISH_ENGLISH_SPELLINGS
+
+
+@lru_cache(maxsize=1)
 def _stopwords() -> frozenset[str]:
     from bm25s.stopwords import STOPWORDS_EN_PLUS  # NLTK's list: includes "what", "has", "did"
 
@@ -60,11 +74,13 @@ def _stopwords() -> frozenset[str]:
 
 
 def terms(text: str) -> list[str]:
-    """Lower-cased, stemmed words without stop words or accents: the unit BM25 and the
-    answerer count. Accents go because questions are often typed without them: "Who was
-    Richard's fiancee?" of "his fiancée"."""
-    stop = _stopwords()
-    words = [w for w in TOKEN.findall(_without_accents(text.casefold())) if w not in stop]
+    """Lower-cased, stemmed words without stop words or accents, in American spelling: the
+    unit BM25 and the answerer count. Accents go because questions are often typed without
+    them: "Who was Richard's fiancee?" of "his fiancée"."""
+    stop, american = _stopwords(), _american()
+    if _DOTTED_HINT.search(text):
+        text = _DOTTED_INITIALS.sub(lambda m: m.group().replace(".", ""), text)
+    words = [american.get(w, w) for w in TOKEN.findall(_without_accents(text.casefold())) if w not in stop]
     return _stemmer().stemWords(words)
 
 
@@ -172,12 +188,24 @@ class LexicalIndex:
         weights = {t: self.idf(t) for t in asked if self.doc_freq.get(t, 0) > 0}
         return (len(weights) / len(asked) if asked else 0.0), _weighted_share(weights, related_credit=0.0)
 
-    def unknown_names(self, question: str) -> float:
+    def unknown_names(self, question: str, texts: Iterable[str] = ()) -> float:
         """1.0 when the question names someone or something (a capitalised word past its
         first) that the corpus never mentions: "What is the population of Moscow?" asked of
-        documents without a Moscow."""
-        names = [terms(w) for w in re.findall(r"(?<!^)(?<![.?!] )\b[A-Z][\w'’-]*[A-Za-z]", question.strip())]
-        return float(any(name and not any(self.doc_freq.get(t, 0) for t in name) for name in names))
+        documents without a Moscow. Initials and the name they stand for are the same name:
+        "EU" is mentioned where `texts` (the retrieved passages) say "the European Union",
+        and "European Union" where the corpus has "EU"."""
+        question = question.strip()
+        unknown = {m.start(): m.group() for m in _NAME_WORD.finditer(question)
+                   if (name := terms(m.group())) and not any(self.doc_freq.get(t, 0) for t in name)}
+        for run in _name_runs(question):  # "European Union" where the corpus says "EU"
+            for i, j, initials in _initials(run):
+                if self.doc_freq.get(initials, 0):
+                    for at, _ in run[i:j]:
+                        unknown.pop(at, None)
+        if any(_INITIALISM.fullmatch(word) for word in unknown.values()):  # "EU" where the passages say "the European Union"
+            spelled = {initials for text in texts for run in _name_runs(text) for _, _, initials in _initials(run)}
+            unknown = {at: w for at, w in unknown.items() if w.removesuffix("s").replace(".", "").lower() not in spelled}
+        return float(bool(unknown))
 
     def search(self, question_terms: list[str], k: int) -> list[tuple[str, float]]:
         known = [t for t in question_terms if t in self.doc_freq]
@@ -369,3 +397,26 @@ def _drop_old_revisions(current: Path, keep_seconds: float = 600) -> None:
                 shutil.rmtree(old, ignore_errors=True)
         except OSError:
             pass
+
+
+_NAME_WORD = re.compile(r"(?<!^)(?<![.?!] )\b(?:[A-Z]\.){2,}|(?<!^)(?<![.?!] )\b[A-Z][\w'’-]*[A-Za-z]")
+_INITIALISM = re.compile(r"[A-Z]{2,6}s?|(?:[A-Z]\.){2,6}")
+# A name's capitalised words, with the small words a name keeps inside it ("Bank of England").
+_NAME_RUN = re.compile(r"\b[A-Z][\w'’-]*(?:\s+(?:(?:of|for|and|the|de|on)\s+)*[A-Z][\w'’-]*)+")
+_CONNECTORS = frozenset(("of", "for", "and", "the", "de", "on"))
+
+
+def _name_runs(text: str) -> list[list[tuple[int, str]]]:
+    """Each run of two or more capitalised words, as (offset, word) without its small words."""
+    runs = []
+    for m in _NAME_RUN.finditer(text):
+        run = [(m.start() + w.start(), w.group()) for w in re.finditer(r"[\w'’-]+", m.group()) if w.group() not in _CONNECTORS]
+        if len(run) >= 2:
+            runs.append(run)
+    return runs
+
+
+def _initials(run: list[tuple[int, str]]) -> list[tuple[int, int, str]]:
+    """(i, j, the initials of words i..j-1, lower-cased) for every stretch of two or more words."""
+    return [(i, j, "".join(w[0] for _, w in run[i:j]).lower())
+            for i in range(len(run)) for j in range(i + 2, min(len(run), i + 6) + 1)]

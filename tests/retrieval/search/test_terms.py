@@ -71,3 +71,30 @@ def test_forms_of_one_word_are_told_from_different_words():
     assert related("histori", "histor") and related("russia", "russian") and related("diplomaci", "diplomat")
     assert not related("part", "parti")  # "part" and "party": stems under five letters stay apart
     assert not related("secur", "secular") and not related("nation", "nation")
+
+
+def test_dotted_initials_are_one_word_as_written_without_dots():
+    assert terms("the U.S. and the U.N.") == terms("the US and the UN") == ["us", "un"]
+    index = LexicalIndex.build(["a", "b"], ["The U.N. envoy arrived on Monday.", "The envoy from Oslo arrived."])
+    assert index.search(terms("When did the UN envoy arrive?"), 2)[0][0] == "a"
+
+
+def test_a_name_the_corpus_never_mentions_is_unknown_but_initials_and_their_words_are_one_name():
+    spelled_out = LexicalIndex.build(["a"], ["Funds come from a European Union recovery programme."])
+    passages = ["Funds come from a European Union recovery programme."]
+    assert spelled_out.unknown_names("How much EU funding does the project get?", passages) == 0.0
+    assert spelled_out.unknown_names("How much E.U. funding does the project get?", passages) == 0.0
+    # Initials count as mentioned only where the passages spell them out, in that order.
+    assert spelled_out.unknown_names("How much EU funding does the project get?") == 1.0
+    assert spelled_out.unknown_names("How much UE funding does the project get?", passages) == 1.0
+    initials = LexicalIndex.build(["a"], ["The EU approved the programme."])
+    assert initials.unknown_names("What did the European Union approve?") == 0.0
+    assert initials.unknown_names("What did the European Commission approve?") == 1.0
+    assert initials.unknown_names("What did Brazil approve?") == 1.0
+
+
+def test_british_and_american_spellings_are_one_word():
+    assert terms("the defence minister travelled to the centre") == terms("the defense minister traveled to the center")
+    index = LexicalIndex.build(["a", "b"], ["Russian Defence Minister Sergei Shoigu met him.", "The minister left."])
+    assert index.known_coverage("Who is the Russian defense minister?")[0] == 1.0
+    assert index.search(terms("Who is Russia's defense minister?"), 2)[0][0] == "a"
