@@ -58,6 +58,7 @@ _EXTRAS = {"openai": "openai", "azure_openai": "openai", "anthropic": "anthropic
 
 
 TOO_LONG = "the reply ran past QA_LLM_MAX_TOKENS"
+TIMED_OUT = "the model's API timed out"
 
 
 class ModelFailed(Exception):
@@ -132,7 +133,10 @@ def stream_structured(runnable, messages, timeout: float, on_partial: Callable[[
         except queue.Empty:
             continue
         if kind == "error":
-            raise ModelFailed(describe_failure(chunk)) from chunk
+            reason = describe_failure(chunk)
+            if reason == TIMED_OUT:  # the client's timeout is ours: under load its error can come first
+                reason = f"no complete reply within {timeout:g} s"
+            raise ModelFailed(reason) from chunk
         if kind == "done":
             break
         raw = chunk if raw is None else raw + chunk
@@ -200,7 +204,7 @@ def describe_failure(exc: BaseException) -> str:
     if status:
         return f"the model's API answered HTTP {status}"
     if "Timeout" in name:
-        return "the model's API timed out"
+        return TIMED_OUT
     if "Connection" in name:
         return "the model's API could not be reached"
     if "OutputParser" in name or isinstance(exc, ValueError):

@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import threading
 
+import httpx
+import openai
 import pytest
 from langchain_core.language_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 from pydantic import SecretStr
 
-from retrieval.answer.chat_model import stream_structured, structured
+from retrieval.answer.chat_model import ModelFailed, stream_structured, structured
 from retrieval.answer.llm import (
     BOILERPLATE,
     INSTRUCTION,
@@ -327,3 +329,13 @@ def test_a_reply_that_puts_its_text_before_its_quotes_is_checked_once_at_the_end
                                 "answerable": True}))
     answer, drafts, _ = ask(engine, answer_first)
     assert answer.mode == "llm" and answer.citations[0].quote == SHOIGU_SENTENCE and drafts == []
+
+
+def test_the_clients_own_timeout_reads_as_the_answers_timeout():
+    # The client is given QA_LLM_TIMEOUT too; on a loaded machine its error can arrive first.
+    class TimingOut:
+        def stream(self, messages):
+            raise openai.APITimeoutError(request=httpx.Request("POST", "http://127.0.0.1/v1/chat/completions"))
+
+    with pytest.raises(ModelFailed, match="^no complete reply within 5 s$"):
+        stream_structured(TimingOut(), [("human", "q")], timeout=5)
