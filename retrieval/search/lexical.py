@@ -158,6 +158,15 @@ class LexicalIndex:
             spelled.update(self._spell(unknown - spelled.keys()))
         return [spelled.get(t, t) for t in asked]
 
+    def name_terms(self, name: str) -> list[str]:
+        """A name's terms, one typed a letter wrong read as the corpus's ("Wallce": "Wallace"):
+        one edit only, where other long words get two, since a long name two edits from a
+        known word is more often another name ("Normandy" and "Norman")."""
+        from rapidfuzz.distance import DamerauLevenshtein
+
+        return [read if DamerauLevenshtein.distance(asked, read) <= 1 else asked
+                for asked, read in zip(terms(name), self.question_terms(name))]
+
     def _spell(self, unknown: set[str]) -> dict[str, str]:
         from rapidfuzz.distance import DamerauLevenshtein
         from rapidfuzz.process import extract
@@ -183,20 +192,24 @@ class LexicalIndex:
         about something else uses words the corpus never does), and a scorer: the
         IDF-weighted share of those known terms that a text contains, each as asked: no typo
         reading and no credit for other forms of a word, which made more of the questions a
-        corpus does not answer look answered (development sets)."""
-        asked = set(terms(question))
+        corpus does not answer look answered (development sets). Names excepted: one typed a
+        letter wrong is the corpus's name (`name_terms`), or a single typo refuses a question."""
+        names = {t: read for m in _NAME_WORD.finditer(question.strip())
+                 for t, read in zip(terms(m.group()), self.name_terms(m.group()))}
+        asked = {names.get(t, t) for t in terms(question)}
         weights = {t: self.idf(t) for t in asked if self.doc_freq.get(t, 0) > 0}
         return (len(weights) / len(asked) if asked else 0.0), _weighted_share(weights, related_credit=0.0)
 
     def unknown_names(self, question: str, texts: Iterable[str] = ()) -> float:
         """1.0 when the question names someone or something (a capitalised word past its
         first) that the corpus never mentions: "What is the population of Moscow?" asked of
-        documents without a Moscow. Initials and the name they stand for are the same name:
-        "EU" is mentioned where `texts` (the retrieved passages) say "the European Union",
-        and "European Union" where the corpus has "EU"."""
+        documents without a Moscow; not one typed a letter wrong (`name_terms`). Initials and
+        the name they stand for are the same name: "EU" is mentioned where `texts` (the
+        retrieved passages) say "the European Union", and "European Union" where the corpus
+        has "EU"."""
         question = question.strip()
         unknown = {m.start(): m.group() for m in _NAME_WORD.finditer(question)
-                   if (name := terms(m.group())) and not any(self.doc_freq.get(t, 0) for t in name)}
+                   if (name := self.name_terms(m.group())) and not any(self.doc_freq.get(t, 0) for t in name)}
         for run in _name_runs(question):  # "European Union" where the corpus says "EU"
             for i, j, initials in _initials(run):
                 if self.doc_freq.get(initials, 0):

@@ -20,11 +20,11 @@ def candidates() -> list[Candidate]:
             Candidate(passage, 0, Span(len(first) + 2, len(TEXT)), second, 0.3, 0.1, index=1)]
 
 
-@pytest.mark.parametrize("probability, answers", [(0.15, False), (0.2, False), (0.27, False), (0.28, True), (0.9, True)])
+@pytest.mark.parametrize("probability, answers", [(0.15, False), (0.2, False), (0.28, False), (0.29, True), (0.9, True)])
 def test_the_threshold_is_the_one_fitted_at_three_percent_false_abstention(monkeypatch, probability, answers):
     """bench/tune_answerer.py --fit: the highest threshold with at most 3% false abstention in
     each large development group and none on the paraphrases, less a safety margin of 0.01,
-    is 0.28, which refuses 15.2% of SQuAD 2.0's unanswerable development questions."""
+    is 0.29, which refuses 15.5% of SQuAD 2.0's unanswerable development questions."""
     monkeypatch.setattr(extractive, "answerable_probability", lambda features, settings: probability)
     answerer = ExtractiveAnswerer(store=None, settings=AnswerSettings())
     quotes = answerer.select(candidates(), "What did Shoigu ask Wallace?")

@@ -98,3 +98,14 @@ def test_british_and_american_spellings_are_one_word():
     index = LexicalIndex.build(["a", "b"], ["Russian Defence Minister Sergei Shoigu met him.", "The minister left."])
     assert index.known_coverage("Who is the Russian defense minister?")[0] == 1.0
     assert index.search(terms("Who is Russia's defense minister?"), 2)[0][0] == "a"
+
+
+def test_a_name_typed_a_letter_wrong_is_the_corpus_name_not_an_unknown_one():
+    index = LexicalIndex.build(["a", "b"], ["Shoigu asked Wallace to explain.", "The minister left Moscow."])
+    for question in ("What did Shoigu ask Wallce?", "What did Shoygu ask Wallace?"):
+        assert index.unknown_names(question) == 0.0
+        assert index.known_coverage(question)[0] == 1.0
+    assert index.unknown_names("What did Lavrov ask Wallace?") == 1.0  # a name, not a typo of one
+    assert index.unknown_names("What did the NLF ask?") == 1.0  # too short to tell from another name
+    # Only names are read so: a common word typed wrong is still a word the corpus lacks.
+    assert index.known_coverage("What did Shoigu explian?")[0] == 0.5
