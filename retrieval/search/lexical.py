@@ -36,6 +36,12 @@ TOKENISER_VERSION = "en-plus-snowball-unaccented-initials-american-3"
 # (news writes them dotted; each letter alone was dropped as too short to be a word).
 _DOTTED_INITIALS = re.compile(r"\b(?:[A-Za-z]\.){2,}")
 _DOTTED_HINT = re.compile(r"\.[A-Za-z]\.")  # a tenth of the cost of the substitution, on news
+# A name: a capitalised word past the question's first, or dotted initials.
+_NAME_WORD = re.compile(r"(?<!^)(?<![.?!] )\b(?:[A-Z]\.){2,}|(?<!^)(?<![.?!] )\b[A-Z][\w'’-]*[A-Za-z]")
+_INITIALISM = re.compile(r"[A-Z]{2,6}s?|(?:[A-Z]\.){2,6}")
+# A name's capitalised words, with the small words a name keeps inside it ("Bank of England").
+_CONNECTORS = frozenset(("of", "for", "and", "the", "de", "on"))
+_NAME_RUN = re.compile(rf"\b[A-Z][\w'’-]*(?:\s+(?:(?:{'|'.join(_CONNECTORS)})\s+)*[A-Z][\w'’-]*)+")
 
 
 @lru_cache(maxsize=1)
@@ -410,13 +416,6 @@ def _drop_old_revisions(current: Path, keep_seconds: float = 600) -> None:
                 shutil.rmtree(old, ignore_errors=True)
         except OSError:
             pass
-
-
-_NAME_WORD = re.compile(r"(?<!^)(?<![.?!] )\b(?:[A-Z]\.){2,}|(?<!^)(?<![.?!] )\b[A-Z][\w'’-]*[A-Za-z]")
-_INITIALISM = re.compile(r"[A-Z]{2,6}s?|(?:[A-Z]\.){2,6}")
-# A name's capitalised words, with the small words a name keeps inside it ("Bank of England").
-_NAME_RUN = re.compile(r"\b[A-Z][\w'’-]*(?:\s+(?:(?:of|for|and|the|de|on)\s+)*[A-Z][\w'’-]*)+")
-_CONNECTORS = frozenset(("of", "for", "and", "the", "de", "on"))
 
 
 def _name_runs(text: str) -> list[list[tuple[int, str]]]:
