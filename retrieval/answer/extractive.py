@@ -186,8 +186,9 @@ class ExtractiveAnswerer:
         # Whose words are asked about weighs less in choosing which of them (AnswerSettings.speaker_weight).
         muted = {t: self.settings.speaker_weight for t in terms(speaker(question))}
         phrases = phrase_coverage(question, muted)
-        known, known_coverage = lexical.known_coverage(question)
-        unknown_name = lexical.unknown_names(question, (p.page_content for p in passages))
+        retrieved = tuple(p.page_content for p in passages)
+        known, known_coverage = lexical.known_coverage(question, retrieved)
+        unknown_name = lexical.unknown_names(question, retrieved)
         kind = expected_kind(question)
         reach = self.settings.context_sentences
         seen: dict[str, Candidate] = {}

@@ -22,7 +22,7 @@ import sqlite3
 import tempfile
 import time
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -164,14 +164,20 @@ class LexicalIndex:
             spelled.update(self._spell(unknown - spelled.keys()))
         return [spelled.get(t, t) for t in asked]
 
-    def name_terms(self, name: str) -> list[str]:
+    def name_terms(self, name: str, texts: Sequence[str] = ()) -> list[str]:
         """A name's terms, one typed a letter wrong read as the corpus's ("Wallce": "Wallace"):
         one edit only, where other long words get two, since a long name two edits from a
-        known word is more often another name ("Normandy" and "Norman")."""
+        known word is more often another name ("Normandy" and "Norman"). And one
+        transliterated with other vowels read as `texts` (the retrieved passages) name it:
+        "Kyiv" as "Kiev" (`_respelled`)."""
         from rapidfuzz.distance import DamerauLevenshtein
 
-        return [read if DamerauLevenshtein.distance(asked, read) <= 1 else asked
-                for asked, read in zip(terms(name), self.question_terms(name))]
+        spelled = [read if DamerauLevenshtein.distance(asked, read) <= 1 else asked
+                   for asked, read in zip(terms(name), self.question_terms(name))]
+        if texts and not all(t in self.doc_freq for t in spelled):
+            named = _names_by_consonants(tuple(texts))
+            spelled = [t if t in self.doc_freq else _respelled(t, named) for t in spelled]
+        return spelled
 
     def _spell(self, unknown: set[str]) -> dict[str, str]:
         from rapidfuzz.distance import DamerauLevenshtein
@@ -193,29 +199,31 @@ class LexicalIndex:
         self._spelled.update(spelled)
         return spelled
 
-    def known_coverage(self, question: str) -> tuple[float, Callable[[str], float]]:
+    def known_coverage(self, question: str, texts: Sequence[str] = ()) -> tuple[float, Callable[[str], float]]:
         """The share of the question's terms that occur anywhere in the corpus (a question
         about something else uses words the corpus never does), and a scorer: the
         IDF-weighted share of those known terms that a text contains, each as asked: no typo
         reading and no credit for other forms of a word, which made more of the questions a
         corpus does not answer look answered (development sets). Names excepted: one typed a
-        letter wrong is the corpus's name (`name_terms`), or a single typo refuses a question."""
+        letter wrong is the corpus's name, and one transliterated the name `texts` (the retrieved
+        passages) spell (`name_terms`), or a single typo refuses a question."""
         names = {t: read for m in _NAME_WORD.finditer(question.strip())
-                 for t, read in zip(terms(m.group()), self.name_terms(m.group()))}
+                 for t, read in zip(terms(m.group()), self.name_terms(m.group(), texts))}
         asked = {names.get(t, t) for t in terms(question)}
         weights = {t: self.idf(t) for t in asked if self.doc_freq.get(t, 0) > 0}
         return (len(weights) / len(asked) if asked else 0.0), _weighted_share(weights, related_credit=0.0)
 
-    def unknown_names(self, question: str, texts: Iterable[str] = ()) -> float:
+    def unknown_names(self, question: str, texts: Sequence[str] = ()) -> float:
         """1.0 when the question names someone or something (a capitalised word past its
         first) that the corpus never mentions: "What is the population of Moscow?" asked of
-        documents without a Moscow; not one typed a letter wrong (`name_terms`). Initials and
+        documents without a Moscow; not one typed a letter wrong, nor one the retrieved
+        passages (`texts`) transliterate another way ("Kyiv", "Kiev": `name_terms`). Initials and
         the name they stand for are the same name: "EU" is mentioned where `texts` (the
         retrieved passages) say "the European Union", and "European Union" where the corpus
         has "EU"."""
         question = question.strip()
         unknown = {m.start(): m.group() for m in _NAME_WORD.finditer(question)
-                   if (name := self.name_terms(m.group())) and not any(self.doc_freq.get(t, 0) for t in name)}
+                   if (name := self.name_terms(m.group(), texts)) and not any(self.doc_freq.get(t, 0) for t in name)}
         for run in _name_runs(question):  # "European Union" where the corpus says "EU"
             for i, j, initials in _initials(run):
                 if self.doc_freq.get(initials, 0):
@@ -432,3 +440,34 @@ def _initials(run: list[tuple[int, str]]) -> list[tuple[int, int, str]]:
     """(i, j, the initials of words i..j-1, lower-cased) for every stretch of two or more words."""
     return [(i, j, "".join(w[0] for _, w in run[i:j]).lower())
             for i in range(len(run)) for j in range(i + 2, min(len(run), i + 6) + 1)]
+
+
+@lru_cache(maxsize=4)
+def _names_by_consonants(texts: tuple[str, ...]) -> dict[str, frozenset[str]]:
+    """The terms of the names (capitalised words past a sentence's first) in `texts`, by
+    `_vowels_aside`; remembered, as each name of a question looks them up."""
+    found: dict[str, set[str]] = {}
+    for text in texts:
+        for m in _NAME_WORD.finditer(text):
+            for term in terms(m.group()):
+                found.setdefault(_vowels_aside(term), set()).add(term)
+    return {key: frozenset(names) for key, names in found.items()}
+
+
+def _vowels_aside(term: str) -> str:
+    """`term` with each run of vowels (y among them) as one "a", and doubled letters as one:
+    "kyiv" and "kiev" both "kav"."""
+    return re.sub(r"[aeiouy]+", "a", re.sub(r"(.)\1+", r"\1", term))
+
+
+def _respelled(term: str, named: Mapping[str, frozenset[str]]) -> str:
+    """The name of `named` that `term` transliterates with other vowels ("kyiv": "kiev"),
+    else `term`: the same consonants in the same order, at most two letters changed, four
+    letters at least. The consonants carry a name; with more changed, "harri" (Harry)
+    would be "hierro"."""
+    from rapidfuzz.distance import DamerauLevenshtein
+
+    if len(term) < 4:
+        return term
+    return min((other for other in named.get(_vowels_aside(term), ()) if DamerauLevenshtein.distance(term, other) <= 2),
+               key=lambda other: (DamerauLevenshtein.distance(term, other), other), default=term)

@@ -109,3 +109,16 @@ def test_a_name_typed_a_letter_wrong_is_the_corpus_name_not_an_unknown_one():
     assert index.unknown_names("What did the NLF ask?") == 1.0  # too short to tell from another name
     # Only names are read so: a common word typed wrong is still a word the corpus lacks.
     assert index.known_coverage("What did Shoigu explian?")[0] == 0.5
+
+
+def test_a_name_the_passages_transliterate_with_other_vowels_is_their_name():
+    passages = ["Shoigu complained of weapons deliveries gorging Kiev.", "Harry spoke in Oslo."]
+    index = LexicalIndex.build(["a", "b"], passages)
+    question = "What is gorging Kyiv?"  # two letters from "Kiev": not a typo
+    assert index.unknown_names(question, passages) == 0.0
+    assert index.known_coverage(question, passages)[0] == 1.0
+    # Only where the retrieved passages spell it so.
+    assert index.unknown_names(question) == 1.0 and index.known_coverage(question)[0] == 0.5
+    # Other consonants, or more than two letters changed, make another name.
+    assert index.unknown_names("What is Kyoto being filled with?", passages) == 1.0
+    assert index.unknown_names("Who did Hierro meet?", passages) == 1.0  # "Harry": three letters
