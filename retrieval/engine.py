@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableLambda
@@ -16,6 +17,7 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from .answer.extractive import AnswerSettings, ExtractiveAnswerer
 from .errors import UsageError
 from .search.embeddings import SentenceEmbeddings
+from .search.query import asked
 from .search.retriever import HybridRetriever
 from .settings import Settings
 from .store.client import close_client, open_client
@@ -123,16 +125,21 @@ class Engine:
         """The extractive answerer's candidate sentences for `question`, before scoring
         (bench/tune_answerer.py re-scores them under other settings)."""
         retriever, answerer = self.corpus(corpus or self.settings.corpus)
+        question = asked(question)
         passages = retriever.invoke(question)
         return answerer.candidates(question, self.embeddings.query_vector(question), passages, retriever.lexical())
 
     def _extract(self, question: str, name: str, history: Sequence[Turn]):
+        """Retrieves and answers what `question` asks, without its words about the corpus
+        ("according to the article"); the answer keeps the question as asked."""
         retriever, answerer = self.corpus(name)
-        query = f"{history[-1].question} {question}" if history else question
+        wanted = asked(question)
+        query = f"{asked(history[-1].question)} {wanted}" if history else wanted
         lexical = retriever.lexical()
         passages = retriever.search(query, lexical)
         exclude = [span for turn in history for span in turn.cited]
-        return passages, lexical, answerer.answer(question, self.embeddings.query_vector(query), passages, lexical, exclude)
+        answer = answerer.answer(wanted, self.embeddings.query_vector(query), passages, lexical, exclude)
+        return passages, lexical, replace(answer, question=question)
 
 
 def _llm_answerer(settings: Settings, embeddings: SentenceEmbeddings):

@@ -61,6 +61,17 @@ def test_a_name_typed_wrong_or_transliterated_otherwise_is_answered_as_the_artic
     assert not answer.abstained and SHOIGU_SENTENCE_START in answer.citations[0].quote
 
 
+@pytest.mark.parametrize("question", ["According to the article, what position does Valery Gerasimov hold?",
+                                      "What position does Valery Gerasimov hold, based on the document?",
+                                      "Hi! Can you tell me what position Valery Gerasimov holds? Thanks"])
+def test_a_question_asked_politely_or_naming_the_corpus_is_answered_as_without_those_words(engine, question):
+    # "article", "document", "tell", "thanks": words the article never uses. Read as terms,
+    # they had this question refused as one about something else.
+    answer = engine.answer(question)
+    assert not answer.abstained and "Chief of Russian General Staff" in answer.citations[0].quote
+    assert answer.question == question  # shown as asked
+
+
 @pytest.mark.parametrize("question", ["", "   \n", "x" * 5000])
 def test_empty_or_huge_questions_are_refused(engine, question):
     with pytest.raises(UsageError):
