@@ -130,8 +130,9 @@ class Engine:
         return answerer.candidates(question, self.embeddings.query_vector(question), passages, retriever.lexical())
 
     def _extract(self, question: str, name: str, history: Sequence[Turn]):
-        """Retrieves and answers what `question` asks, without its words about the corpus
-        ("according to the article"); the answer keeps the question as asked."""
+        """Retrieves and answers what `question` asks, without the words it spends on asking
+        or on the corpus ("Hi, ...", "according to the article": `asked`); the answer keeps
+        the question as typed."""
         retriever, answerer = self.corpus(name)
         wanted = asked(question)
         query = f"{asked(history[-1].question)} {wanted}" if history else wanted

@@ -469,5 +469,6 @@ def _respelled(term: str, named: Mapping[str, frozenset[str]]) -> str:
 
     if len(term) < 4:
         return term
-    return min((other for other in named.get(_vowels_aside(term), ()) if DamerauLevenshtein.distance(term, other) <= 2),
-               key=lambda other: (DamerauLevenshtein.distance(term, other), other), default=term)
+    near = [(distance, other) for other in named.get(_vowels_aside(term), ())
+            if (distance := DamerauLevenshtein.distance(term, other)) <= 2]
+    return min(near)[1] if near else term
