@@ -31,7 +31,7 @@ from ..store.naming import lexical_folder, lexical_terms
 
 TOKEN = re.compile(r"\w\w+")
 # Part of the cache key: a change to `terms` must not reuse indexes built the old way.
-TOKENISER_VERSION = "en-plus-snowball-unaccented-initials-american-3"
+TOKENISER_VERSION = "en-plus-snowball-unaccented-initials-american-found-4"
 # "U.S.", "U.N.": one word, as "US" and "UN" are, so a question typed either way finds it
 # (news writes them dotted; each letter alone was dropped as too short to be a word).
 _DOTTED_INITIALS = re.compile(r"\b(?:[A-Za-z]\.){2,}")
@@ -66,10 +66,12 @@ def _bm25s():
 def _american() -> Mapping[str, str]:
     """British spellings and their American forms ("defence": "defense", "tyre": "tire"):
     a question typed in one reads the corpus written in the other. Spellings only; words
-    whose meaning differs ("flat", "lorry") are not in it."""
+    whose meaning differs ("flat", "lorry") are not in it. And "found" as "find", its
+    commonest sense: stemmed, "founded" is "found", so "Who founded Google?" read as
+    answered by "police found Google searches on his phone"."""
     from breame.data.spelling_constants import BRITISH_ENGLISH_SPELLINGS
 
-    return BRITISH_ENGLISH_SPELLINGS
+    return {**BRITISH_ENGLISH_SPELLINGS, "found": "find"}
 
 
 @lru_cache(maxsize=1)

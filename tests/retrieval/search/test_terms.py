@@ -122,3 +122,11 @@ def test_a_name_the_passages_transliterate_with_other_vowels_is_their_name():
     # Other consonants, or more than two letters changed, make another name.
     assert index.unknown_names("What is Kyoto being filled with?", passages) == 1.0
     assert index.unknown_names("Who did Hierro meet?", passages) == 1.0  # "Harry": three letters
+
+
+def test_found_is_the_past_of_find_not_a_form_of_founded():
+    assert terms("What did the survey find?") == terms("What did the survey found?")
+    assert "found" in terms("Who founded Acme?") and "found" not in terms("The court found that Acme's logo was copied.")
+    index = LexicalIndex.build(["a", "b"], ["The court found that Acme's logo was copied.", "Acme was founded in 1901 by Ada Lind."])
+    assert index.search(terms("Who founded Acme?"), 2)[0][0] == "b"
+    assert index.search(terms("What did the court find?"), 2)[0][0] == "a"
