@@ -17,13 +17,14 @@ import re
 # they count only as a whole clause at either end of the question, as the others do.
 _NOUN = r"(?:news\s+)?(?:article|text|document|passage|corpus|story|report|source|doc)s?"
 _OWN_NOUN = r"(?:article|text|document|passage|corpus)s?"
-_THE = r"(?:the|this|that|these|those|your|the\s+given|the\s+above|the\s+provided)"
+_THIS = r"(?:this|these|the\s+given|the\s+above|the\s+provided)"  # only the corpus: "in this text"
+_THE = rf"(?:the|that|those|your|{_THIS})"
 _ACCORDING = rf"(?:according\s+to|based\s+on|per|going\s+by|as\s+(?:said|stated|described|reported|mentioned)\s+in)\s+{_THE}\s+{_NOUN}"
 # "According to the article, what ...?" and "What ..., according to the article?" or "in this
 # document?": a clause of its own at either end. At the end, "in" only with "this" or
 # "these": "What was found in the report?" asks about a report.
 _LEADING = re.compile(rf"^\s*(?:{_ACCORDING}|(?:in|from)\s+{_THE}\s+{_NOUN})\s*[,:]\s*", re.IGNORECASE)
-_TRAILING = re.compile(rf",?\s+(?:{_ACCORDING}|(?:in|from)\s+(?:this|these|the\s+given|the\s+above|the\s+provided)\s+{_NOUN})"
+_TRAILING = re.compile(rf",?\s+(?:{_ACCORDING}|(?:in|from)\s+{_THIS}\s+{_NOUN})"
                        r"(?=\s*[?.!]*\s*$)", re.IGNORECASE)
 # "What does the article say Shoigu asked?", "Does the text mention who ...?"
 _SAYS = re.compile(rf"\b(?:does|do|did)\s+{_THE}\s+{_OWN_NOUN}\s+(?:say|mention|state|tell\s+us|claim|describe)\s+", re.IGNORECASE)
