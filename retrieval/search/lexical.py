@@ -63,12 +63,12 @@ def _bm25s():
 
 
 @lru_cache(maxsize=1)
-def _american() -> Mapping[str, str]:
-    """British spellings and their American forms ("defence": "defense", "tyre": "tire"):
-    a question typed in one reads the corpus written in the other. Spellings only; words
-    whose meaning differs ("flat", "lorry") are not in it. And "found" as "find", its
-    commonest sense: stemmed, "founded" is "found", so "Who founded Google?" read as
-    answered by "police found Google searches on his phone"."""
+def _read_as() -> Mapping[str, str]:
+    """Words read as another before stemming. British spellings as American ("defence":
+    "defense", "tyre": "tire"): a question typed in one reads the corpus written in the other.
+    Spellings only; words whose meaning differs ("flat", "lorry") are not in it. And "found"
+    as "find", its commonest sense: stemmed, "founded" is "found", so "Who founded Google?"
+    read as answered by "police found Google searches on his phone"."""
     from breame.data.spelling_constants import BRITISH_ENGLISH_SPELLINGS
 
     return {**BRITISH_ENGLISH_SPELLINGS, "found": "find"}
@@ -85,10 +85,10 @@ def terms(text: str) -> list[str]:
     """Lower-cased, stemmed words without stop words or accents, in American spelling: the
     unit BM25 and the answerer count. Accents go because questions are often typed without
     them: "Who was Richard's fiancee?" of "his fiancée"."""
-    stop, american = _stopwords(), _american()
+    stop, read_as = _stopwords(), _read_as()
     if _DOTTED_HINT.search(text):
         text = _DOTTED_INITIALS.sub(lambda m: m.group().replace(".", ""), text)
-    words = [american.get(w, w) for w in TOKEN.findall(_without_accents(text.casefold())) if w not in stop]
+    words = [read_as.get(w, w) for w in TOKEN.findall(_without_accents(text.casefold())) if w not in stop]
     return _stemmer().stemWords(words)
 
 
